@@ -1,0 +1,16 @@
+"""Keras layers of emokeras: the attention fusion, the audio front end and
+the reshapes that move clips in and out of the batch."""
+
+from emokeras.layers.cross_attention import CrossAttention
+from emokeras.layers.fold_clips import FoldClips
+from emokeras.layers.log_mel_spectrogram import LogMelSpectrogram
+from emokeras.layers.self_attention import SelfAttention
+from emokeras.layers.unfold_clips import UnfoldClips
+
+__all__ = [
+    "CrossAttention",
+    "FoldClips",
+    "LogMelSpectrogram",
+    "SelfAttention",
+    "UnfoldClips",
+]

@@ -1,0 +1,287 @@
+import fractions
+
+import keras
+
+from emokeras.backbones.audio_cnn import AudioCNN
+from emokeras.backbones.i3d import I3D
+from emokeras.backbones.inception_v1 import InceptionV1
+from emokeras.choices import VISUAL_BACKBONES
+from emokeras.layers.fold_clips import FoldClips
+from emokeras.layers.unfold_clips import UnfoldClips
+from emokeras.models.av_fusion_regressor import AVFusionRegressor
+from emokeras.models.av_fusion_regressor import check_fusion_arguments
+
+
+def samples_per_clip(frames_per_clip, frame_rate, sample_rate):
+    """Audio samples spanning exactly one clip; an error if not an integer."""
+    samples = fractions.Fraction(frames_per_clip) / fractions.Fraction(frame_rate)
+    samples *= fractions.Fraction(sample_rate)
+    if samples.denominator != 1:
+        raise ValueError(
+            f"{frames_per_clip} frames at {frame_rate} fps span {float(samples)} "
+            f"audio samples at {sample_rate} Hz; choose values for which this "
+            "is a whole number (e.g. 16 frames at 25 fps and 16000 Hz = 10240)."
+        )
+    return int(samples)
+
+
+@keras.saving.register_keras_serializable(package="emokeras")
+class AVEmotionRegressor(keras.Model):
+    """Audio-visual dimensional emotion regressor (Praveen et al., FG 2021).
+
+    One window of face video and the audio of the same time span go in;
+    per-clip predictions for every target come out. The window is cut into
+    `clips` clips of `frames_per_clip` frames (paper: 8 x 16 at 25 fps =
+    5.12 s) by reshaping time into the batch. Each video clip goes through
+    the visual backbone (I3D, or a 2D Inception-v1 per frame averaged over
+    the clip), each 0.64 s of audio through the log-mel front end and the
+    audio CNN, giving `(batch, clips, 1024)` per modality; then
+    `AVFusionRegressor` fuses them and regresses every target.
+
+    Sub-models: `visual_encoder` and `audio_encoder` (window ->
+    `(batch, clips, features)`, what a feature cache stores),
+    `visual_backbone`, `audio_backbone` (per clip) and `fusion_regressor` (the
+    features-input form, sharing its weights with this model).
+
+    Args:
+        fusion: `"cross_attention"` (default), `"concat"`, `"lstm"`,
+            `"self_attention"`, `"audio_only"` or `"visual_only"`.
+        visual_backbone: `"i3d"` or `"cnn2d"`.
+        targets: output names, e.g. `("valence", "arousal")`.
+        target_ranges: optional `{target: (low, high)}`, default (-1, 1).
+        clips: clips per window, `L`.
+        frames_per_clip: frames per clip, `T`.
+        image_size: face crop height and width in pixels.
+        frame_rate: video frames per second.
+        sample_rate: audio samples per second.
+        l2_normalize: L2-normalise features before fusion (paper).
+        head_units: hidden sizes of each regression head.
+        dropout_rate: dropout at the input of each head.
+        lstm_units: LSTM size for `fusion="lstm"`.
+        width_multiplier: channel scale of the visual backbone (1.0 = the
+            real network; smaller for tiny test models).
+        audio_filters: the audio CNN's five filter counts; the last must equal
+            the visual feature size (`1024 * width_multiplier`) for the
+            attention fusions.
+        freeze_visual_backbone: make the visual backbone non-trainable (batch
+            norm then also runs in inference mode).
+        freeze_audio_backbone: same for the audio backbone.
+        visual_weights: optional `.weights.h5` of the visual backbone (e.g.
+            converted Kinetics I3D weights).
+        **kwargs: `name`, `trainable`.
+
+    Call arguments:
+        inputs: dict with `"video"`: `(batch, clips * frames_per_clip,
+            image_size, image_size, 3)` RGB face crops, uint8 or float in
+            [0, 255] (scaled to [-1, 1] inside), and `"audio"`:
+            `(batch, clips * samples_per_clip)` float32 mono at
+            `sample_rate`, covering the same time span. Unimodal fusions take
+            only their modality.
+
+    Returns:
+        Dict `{target: (batch, clips)}` float32 per-clip predictions.
+
+    Example:
+
+    >>> model = AVEmotionRegressor(clips=2, frames_per_clip=8, image_size=32,
+    ...     width_multiplier=1 / 16, audio_filters=(4, 8, 8, 16, 64),
+    ...     head_units=(16,))
+    >>> outputs = model({"video": keras.ops.zeros((1, 16, 32, 32, 3)),
+    ...                  "audio": keras.ops.zeros((1, 10240))})
+    >>> tuple(outputs["arousal"].shape)
+    (1, 2)
+    """
+
+    def __init__(
+        self,
+        fusion="cross_attention",
+        visual_backbone="i3d",
+        targets=("valence", "arousal"),
+        target_ranges=None,
+        clips=8,
+        frames_per_clip=16,
+        image_size=224,
+        frame_rate=25,
+        sample_rate=16000,
+        l2_normalize=True,
+        head_units=(512, 256),
+        dropout_rate=0.5,
+        lstm_units=512,
+        width_multiplier=1.0,
+        audio_filters=(64, 128, 256, 512, 1024),
+        freeze_visual_backbone=False,
+        freeze_audio_backbone=False,
+        visual_weights=None,
+        **kwargs,
+    ):
+        targets, ranges = check_fusion_arguments(fusion, targets, target_ranges)
+        if visual_backbone not in VISUAL_BACKBONES:
+            raise ValueError(
+                f"Unknown visual_backbone={visual_backbone!r}. Allowed values: "
+                f"{', '.join(VISUAL_BACKBONES)}"
+            )
+        clip_samples = samples_per_clip(frames_per_clip, frame_rate, sample_rate)
+        audio_filters = tuple(int(f) for f in audio_filters)
+        inputs = {}
+        features = {}
+        visual_encoder = audio_encoder = None
+        if fusion != "audio_only":
+            inputs["video"] = keras.Input(
+                (clips * frames_per_clip, image_size, image_size, 3), name="video"
+            )
+            visual_encoder = _visual_encoder(
+                visual_backbone,
+                clips,
+                frames_per_clip,
+                image_size,
+                width_multiplier,
+                visual_weights,
+            )
+            features["visual_features"] = visual_encoder(inputs["video"])
+        if fusion != "visual_only":
+            inputs["audio"] = keras.Input((clips * clip_samples,), name="audio")
+            audio_encoder = _audio_encoder(
+                clips, clip_samples, sample_rate, audio_filters
+            )
+            features["audio_features"] = audio_encoder(inputs["audio"])
+        fusion_regressor = AVFusionRegressor(
+            fusion=fusion,
+            targets=targets,
+            target_ranges=ranges,
+            clips=clips,
+            visual_dim=visual_encoder.output.shape[-1] if visual_encoder else None,
+            audio_dim=audio_filters[-1],
+            l2_normalize=l2_normalize,
+            head_units=head_units,
+            dropout_rate=dropout_rate,
+            lstm_units=lstm_units,
+            name="fusion_regressor",
+        )
+        outputs = fusion_regressor(features)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.fusion_regressor = fusion_regressor
+        self.visual_encoder = visual_encoder
+        self.audio_encoder = audio_encoder
+        self.visual_backbone = _backbone_of(
+            visual_encoder, "visual_backbone", freeze_visual_backbone
+        )
+        self.audio_backbone = _backbone_of(
+            audio_encoder, "audio_backbone", freeze_audio_backbone
+        )
+        self.fusion = fusion
+        self.visual_backbone_name = visual_backbone
+        self.targets = targets
+        self.target_ranges = {t: list(r) for t, r in ranges.items()}
+        self.clips = clips
+        self.frames_per_clip = frames_per_clip
+        self.image_size = image_size
+        self.frame_rate = frame_rate
+        self.sample_rate = sample_rate
+        self.samples_per_clip = clip_samples
+        self.l2_normalize = l2_normalize
+        self.head_units = tuple(head_units)
+        self.dropout_rate = dropout_rate
+        self.lstm_units = lstm_units
+        self.width_multiplier = width_multiplier
+        self.audio_filters = audio_filters
+        self.freeze_visual_backbone = freeze_visual_backbone
+        self.freeze_audio_backbone = freeze_audio_backbone
+
+    def get_config(self):
+        # `visual_weights` is not kept: a saved model carries its weights.
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "fusion": self.fusion,
+            "visual_backbone": self.visual_backbone_name,
+            "targets": list(self.targets),
+            "target_ranges": self.target_ranges,
+            "clips": self.clips,
+            "frames_per_clip": self.frames_per_clip,
+            "image_size": self.image_size,
+            "frame_rate": self.frame_rate,
+            "sample_rate": self.sample_rate,
+            "l2_normalize": self.l2_normalize,
+            "head_units": list(self.head_units),
+            "dropout_rate": self.dropout_rate,
+            "lstm_units": self.lstm_units,
+            "width_multiplier": self.width_multiplier,
+            "audio_filters": list(self.audio_filters),
+            "freeze_visual_backbone": self.freeze_visual_backbone,
+            "freeze_audio_backbone": self.freeze_audio_backbone,
+        }
+
+
+def _visual_encoder(
+    visual_backbone, clips, frames_per_clip, image_size, width_multiplier, weights
+):
+    """Video window `(batch, clips * T, H, W, 3)` in [0, 255] ->
+    `(batch, clips, features)`."""
+    video = keras.Input(
+        (clips * frames_per_clip, image_size, image_size, 3), name="video"
+    )
+    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="video_scaling")(video)
+    if visual_backbone == "i3d":
+        x = FoldClips(clips, name="video_clips")(x)
+        backbone = I3D(
+            include_top=False,
+            pooling="avg",
+            frames=frames_per_clip,
+            image_size=image_size,
+            width_multiplier=width_multiplier,
+            weights=weights,
+            name="visual_backbone",
+        )
+        x = backbone(x)
+    else:
+        # Every frame through the 2D network, then the mean over each clip.
+        x = FoldClips(clips * frames_per_clip, name="video_frames")(x)
+        x = keras.layers.Reshape((image_size, image_size, 3), name="frames")(x)
+        backbone = InceptionV1(
+            include_top=False,
+            pooling="avg",
+            image_size=image_size,
+            width_multiplier=width_multiplier,
+            weights=weights,
+            name="visual_backbone",
+        )
+        x = backbone(x)
+        x = UnfoldClips(frames_per_clip, name="frame_features")(x)
+        x = keras.layers.GlobalAveragePooling1D(name="clip_average")(x)
+    features = UnfoldClips(clips, name="visual_features")(x)
+    return keras.Model(video, features, name="visual_encoder")
+
+
+def _audio_encoder(clips, clip_samples, sample_rate, audio_filters):
+    """Audio window `(batch, clips * samples)` -> `(batch, clips, features)`."""
+    audio = keras.Input((clips * clip_samples,), name="audio")
+    x = FoldClips(clips, name="audio_clips")(audio)
+    x = AudioCNN(
+        clip_samples=clip_samples,
+        sample_rate=sample_rate,
+        filters=audio_filters,
+        name="audio_backbone",
+    )(x)
+    features = UnfoldClips(clips, name="audio_features")(x)
+    return keras.Model(audio, features, name="audio_encoder")
+
+
+def _backbone_of(encoder, name, freeze):
+    """The backbone inside an encoder (None without one), frozen if asked."""
+    if encoder is None:
+        return None
+    backbone = encoder.get_layer(name)
+    if freeze:
+        backbone.trainable = False
+    return backbone
+
+
+def build_av_model(**kwargs):
+    """Builds an `AVEmotionRegressor`; takes the same keyword arguments.
+
+    Example:
+
+    >>> model = build_av_model(fusion="cross_attention",
+    ...                        targets=("valence", "arousal"))  # doctest: +SKIP
+    """
+    return AVEmotionRegressor(**kwargs)

@@ -1,0 +1,205 @@
+import keras
+
+from emokeras.choices import FUSIONS
+from emokeras.layers.cross_attention import CrossAttention
+from emokeras.layers.self_attention import SelfAttention
+
+
+def check_fusion_arguments(fusion, targets, target_ranges):
+    """Validates `fusion`, `targets` and `target_ranges`; returns the ranges
+    as a `{target: (low, high)}` dict (default (-1, 1))."""
+    if fusion not in FUSIONS:
+        raise ValueError(
+            f"Unknown fusion={fusion!r}. Allowed values: {', '.join(FUSIONS)}"
+        )
+    if isinstance(targets, str):
+        targets = (targets,)
+    targets = tuple(targets)
+    if not targets or len(set(targets)) != len(targets):
+        raise ValueError(
+            "targets must be a non-empty list of distinct names, e.g. "
+            f"('valence', 'arousal'). Received: targets={targets}"
+        )
+    for target in targets:
+        if not isinstance(target, str) or not target.isidentifier():
+            raise ValueError(
+                "Each target must be a name made of letters, digits and "
+                f"underscores (it names an output). Received: {target!r}"
+            )
+    target_ranges = dict(target_ranges or {})
+    unknown = set(target_ranges) - set(targets)
+    if unknown:
+        raise ValueError(
+            f"target_ranges names targets that are not in targets={targets}: "
+            f"{sorted(unknown)}"
+        )
+    ranges = {}
+    for target in targets:
+        low, high = target_ranges.get(target, (-1.0, 1.0))
+        if not float(low) < float(high):
+            raise ValueError(
+                f"target_ranges[{target!r}] must be (low, high) with low < "
+                f"high. Received: {(low, high)}"
+            )
+        ranges[target] = (float(low), float(high))
+    return targets, ranges
+
+
+@keras.saving.register_keras_serializable(package="emokeras")
+class AVFusionRegressor(keras.Model):
+    """Fusion and regression heads on per-clip features (features input).
+
+    The part of the audio-visual model after the backbones: optional L2
+    normalisation of each modality's clip features, a fusion, and one fully
+    connected head per target applied to every clip (the paper's Dropout
+    0.5 -> 512 tanh -> 256 tanh -> 1 tanh). `AVEmotionRegressor` contains one
+    of these as `fusion_regressor`, so a regressor trained on cached features
+    carries over to the raw-input model unchanged (`set_weights`).
+
+    Fusions (the rows of the paper's Tables 1-2):
+    - `"cross_attention"`: `CrossAttention`, then the attended visual and
+      audio features concatenated (`[X_att,v ; X_att,a]`), the paper's model;
+    - `"concat"`: visual and audio features concatenated;
+    - `"lstm"`: concatenated, then an LSTM over the clips;
+    - `"self_attention"`: concatenated, then `SelfAttention` over the clips;
+    - `"audio_only"`, `"visual_only"`: one modality.
+
+    Args:
+        fusion: one of the fusions above.
+        targets: output names, e.g. `("valence", "arousal")` or
+            `("fatigue",)`.
+        target_ranges: optional `{target: (low, high)}`; each head's tanh
+            output is mapped onto its range (default (-1, 1); the paper's
+            fatigue level is `(0, 10)`).
+        clips: clips per window, `L`.
+        visual_dim: visual feature size per clip.
+        audio_dim: audio feature size per clip.
+        l2_normalize: L2-normalise each modality's features first (paper).
+        head_units: hidden layer sizes of each head.
+        dropout_rate: dropout at the input of each head.
+        lstm_units: LSTM size for `fusion="lstm"`.
+        **kwargs: `name`, `trainable`.
+
+    Call arguments:
+        inputs: dict with `"visual_features"` `(batch, clips, visual_dim)`
+            and/or `"audio_features"` `(batch, clips, audio_dim)` (only the
+            modality used by a unimodal fusion).
+
+    Returns:
+        Dict `{target: (batch, clips)}` float32 per-clip predictions.
+
+    Example:
+
+    >>> head = AVFusionRegressor(clips=4, visual_dim=32, audio_dim=32)
+    >>> outputs = head({"visual_features": keras.ops.zeros((2, 4, 32)),
+    ...                 "audio_features": keras.ops.zeros((2, 4, 32))})
+    >>> tuple(outputs["valence"].shape)
+    (2, 4)
+    """
+
+    def __init__(
+        self,
+        fusion="cross_attention",
+        targets=("valence", "arousal"),
+        target_ranges=None,
+        clips=8,
+        visual_dim=1024,
+        audio_dim=1024,
+        l2_normalize=True,
+        head_units=(512, 256),
+        dropout_rate=0.5,
+        lstm_units=512,
+        **kwargs,
+    ):
+        targets, ranges = check_fusion_arguments(fusion, targets, target_ranges)
+        uses_visual = fusion != "audio_only"
+        uses_audio = fusion != "visual_only"
+        inputs = {}
+        if uses_visual:
+            inputs["visual_features"] = keras.Input(
+                (clips, visual_dim), name="visual_features"
+            )
+        if uses_audio:
+            inputs["audio_features"] = keras.Input(
+                (clips, audio_dim), name="audio_features"
+            )
+        features = dict(inputs)
+        if l2_normalize:
+            features = {
+                key: keras.layers.UnitNormalization(axis=-1, name=f"{key}_l2")(x)
+                for key, x in features.items()
+            }
+        fused = _fuse(fusion, features, lstm_units)
+        outputs = {
+            target: _regression_head(
+                fused, target, ranges[target], clips, head_units, dropout_rate
+            )
+            for target in targets
+        }
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.fusion = fusion
+        self.targets = targets
+        self.target_ranges = {t: list(r) for t, r in ranges.items()}
+        self.clips = clips
+        self.visual_dim = visual_dim
+        self.audio_dim = audio_dim
+        self.l2_normalize = l2_normalize
+        self.head_units = tuple(head_units)
+        self.dropout_rate = dropout_rate
+        self.lstm_units = lstm_units
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "fusion": self.fusion,
+            "targets": list(self.targets),
+            "target_ranges": self.target_ranges,
+            "clips": self.clips,
+            "visual_dim": self.visual_dim,
+            "audio_dim": self.audio_dim,
+            "l2_normalize": self.l2_normalize,
+            "head_units": list(self.head_units),
+            "dropout_rate": self.dropout_rate,
+            "lstm_units": self.lstm_units,
+        }
+
+
+def _fuse(fusion, features, lstm_units):
+    if fusion == "audio_only":
+        return features["audio_features"]
+    if fusion == "visual_only":
+        return features["visual_features"]
+    visual, audio = features["visual_features"], features["audio_features"]
+    if fusion == "cross_attention":
+        attended_audio, attended_visual = CrossAttention(name="cross_attention")(
+            audio, visual
+        )
+        return keras.layers.Concatenate(name="fused")([attended_visual, attended_audio])
+    concatenated = keras.layers.Concatenate(name="fused")([visual, audio])
+    if fusion == "concat":
+        return concatenated
+    if fusion == "lstm":
+        return keras.layers.LSTM(lstm_units, return_sequences=True, name="lstm")(
+            concatenated
+        )
+    return SelfAttention(name="self_attention")(concatenated)
+
+
+def _regression_head(x, target, value_range, clips, head_units, dropout_rate):
+    """Dropout -> Dense tanh ... -> Dense(1, tanh) per clip, mapped onto
+    `value_range`, float32 output named after the target."""
+    x = keras.layers.Dropout(dropout_rate, name=f"{target}_dropout")(x)
+    for index, units in enumerate(head_units, start=1):
+        x = keras.layers.Dense(units, activation="tanh", name=f"{target}_dense_{index}")(x)
+    x = keras.layers.Dense(1, activation="tanh", name=f"{target}_output")(x)
+    low, high = value_range
+    if (low, high) == (-1.0, 1.0):
+        return keras.layers.Reshape((clips,), dtype="float32", name=target)(x)
+    x = keras.layers.Reshape((clips,), dtype="float32", name=f"{target}_tanh")(x)
+    return keras.layers.Rescaling(
+        scale=(high - low) / 2.0,
+        offset=(high + low) / 2.0,
+        dtype="float32",
+        name=target,
+    )(x)

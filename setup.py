@@ -1,0 +1,45 @@
+import pathlib
+import re
+
+from setuptools import find_packages
+from setuptools import setup
+
+HERE = pathlib.Path(__file__).parent
+VERSION = re.search(
+    r'__version__ = "([^"]+)"', (HERE / "emokeras" / "__init__.py").read_text()
+).group(1)
+
+setup(
+    name="emokeras",
+    version=VERSION,
+    description=(
+        "Audio-visual dimensional emotion recognition (valence, arousal) in "
+        "TensorFlow / Keras 3: cross-attentional fusion of I3D and audio CNN "
+        "features."
+    ),
+    long_description=(HERE / "README.md").read_text(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["emokeras", "emokeras.*"]),
+    # Pinned to the releases the test suite runs against.
+    install_requires=[
+        "tensorflow==2.21.0",
+        "keras==3.15.1",
+        "numpy>=1.26",
+        "av>=14",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "scipy>=1.11",
+            # Runs the backend-agnostic layers on a second Keras backend.
+            "jax[cpu]>=0.4.30",
+        ],
+    },
+    entry_points={"console_scripts": ["emokeras=emokeras.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
