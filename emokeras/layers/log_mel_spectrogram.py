@@ -28,7 +28,8 @@ class LogMelSpectrogram(keras.layers.Layer):
         max_freq: highest mel band edge in Hz; `None` means `sample_rate / 2`.
         log_floor: power values are clipped below to this before the log, so
             digital silence gives a finite spectrogram (and, after
-            standardisation, zeros rather than NaN).
+            standardisation, zeros: spectrograms whose log values spread less
+            than 1e-3 are returned as zeros rather than NaN).
         standardize: z-score each spectrogram over all its bins and frames.
         channels_axis: if `True`, append a channel axis so that the output
             feeds a 2D CNN directly.
@@ -102,10 +103,12 @@ class LogMelSpectrogram(keras.layers.Layer):
         power = self.mel_spectrogram(ops.cast(waveform, "float32"))
         log_mel = ops.log(ops.maximum(power, self.log_floor))
         if self.standardize:
-            mean = ops.mean(log_mel, axis=(1, 2), keepdims=True)
+            centred = log_mel - ops.mean(log_mel, axis=(1, 2), keepdims=True)
             std = ops.std(log_mel, axis=(1, 2), keepdims=True)
-            # A constant spectrogram (silence) has std 0: give zeros, not NaN.
-            log_mel = (log_mel - mean) / ops.maximum(std, 1e-6)
+            # A (near) constant spectrogram, e.g. digital silence, has no
+            # spread to normalise: it becomes zeros rather than NaN or noise.
+            is_flat = std < 1e-3
+            log_mel = ops.where(is_flat, 0.0, centred / ops.where(is_flat, 1.0, std))
         if self.channels_axis:
             log_mel = log_mel[..., None]
         return log_mel
