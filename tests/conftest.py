@@ -41,5 +41,3 @@ def _seed_and_policy():
     keras.config.set_dtype_policy("float32")
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: slower tests (still run in CI)")

@@ -1,3 +1,4 @@
+import pathlib
 import shutil
 
 import keras
@@ -50,11 +51,25 @@ def _checkpoint_variables(shared_data, name, tmp_path):
     return {n: tuple(s) for n, s in tf.train.list_variables(str(tmp_path / "model.ckpt"))}
 
 
-@pytest.mark.parametrize("checkpoint", ["rgb_scratch", "rgb_imagenet"])
-def test_weights_match_deepmind_checkpoint_one_for_one(
-    full_i3d, shared_data, tmp_path, checkpoint
-):
-    listed = _checkpoint_variables(shared_data, checkpoint, tmp_path)
+def _golden_variables():
+    """The same listing, checked in (tests/golden), for runs without the
+    shared data."""
+    path = pathlib.Path(__file__).parent / "golden/deepmind_i3d_rgb_variables.tsv"
+    rows = [line.split("\t") for line in path.read_text().splitlines() if line[0] != "#"]
+    return {name: tuple(int(s) for s in shape.split(",")) for name, shape in rows}
+
+
+def test_golden_listing_is_the_real_index(shared_data, tmp_path):
+    assert _golden_variables() == _checkpoint_variables(shared_data, "rgb_scratch", tmp_path)
+
+
+@pytest.mark.parametrize("checkpoint", ["golden", "rgb_scratch", "rgb_imagenet"])
+def test_weights_match_deepmind_checkpoint_one_for_one(full_i3d, tmp_path, checkpoint, request):
+    if checkpoint == "golden":
+        listed = _golden_variables()
+    else:
+        shared_data = request.getfixturevalue("shared_data")
+        listed = _checkpoint_variables(shared_data, checkpoint, tmp_path)
     mapped = i3d_variable_map(full_i3d)
     assert len(listed) == 230
     assert set(mapped) == set(listed)

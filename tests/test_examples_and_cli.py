@@ -1,0 +1,60 @@
+"""The examples and the command line run as a user would run them."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _run(args, timeout=600):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    result = subprocess.run(
+        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_cross_attention_layer_example_fast():
+    output = _run([sys.executable, "examples/cross_attention_layer.py", "--fast"])
+    assert "held-out CCC:" in output
+
+
+@pytest.mark.slow
+def test_train_arrays_example_fast():
+    output = _run([sys.executable, "examples/train_arrays.py", "--fast"])
+    assert "held-out CCC: valence" in output
+
+
+def test_cli_help_and_info():
+    assert "summary" in _run([sys.executable, "-m", "emokeras.cli", "--help"])
+    info = json.loads(_run([sys.executable, "-m", "emokeras.cli", "info"]))
+    assert info["tensorflow"].startswith("2.21") and info["keras"].startswith("3.")
+
+
+def test_cli_summary_and_bad_value():
+    output = _run(
+        [sys.executable, "-m", "emokeras.cli", "summary", "--clips", "2", "--image-size", "112"]
+    )
+    assert "fusion_regressor" in output and "(None, 2, 1024)" in output
+    bad = subprocess.run(
+        [sys.executable, "-m", "emokeras.cli", "summary", "--fusion", "sum"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "invalid choice: 'sum'" in bad.stderr
+
+
+def test_console_script_is_installed():
+    import shutil
+
+    executable = shutil.which("emokeras") or str(pathlib.Path(sys.executable).parent / "emokeras")
+    assert pathlib.Path(executable).exists(), "pip install the project to get `emokeras`"
+    assert "info" in _run([executable, "--help"])
