@@ -29,6 +29,23 @@ def shared_data():
     return path
 
 
+@pytest.fixture(scope="session")
+def shared_file(shared_data):
+    """`shared_file("i3d/label_map.txt")`: the path, or a skip saying which
+    file is missing."""
+
+    def find(relative):
+        path = shared_data / relative
+        if not path.exists():
+            pytest.skip(
+                f"{path} not found: run scripts/fetch_test_data.py (some files "
+                "come from GitHub) or set EMOKERAS_SHARED_DATA"
+            )
+        return path
+
+    return find
+
+
 @pytest.fixture(autouse=True)
 def _seed_and_policy():
     """Every test starts from the same seed and float32, whatever the test

@@ -43,11 +43,11 @@ def full_i3d():
     return I3D(frames=16)
 
 
-def _checkpoint_variables(shared_data, name, tmp_path):
+def _checkpoint_variables(shared_file, name, tmp_path):
     """Names and shapes listed by a DeepMind `.index` file (data not needed)."""
     import tensorflow as tf
 
-    shutil.copy(shared_data / f"i3d/{name}.model.ckpt.index", tmp_path / "model.ckpt.index")
+    shutil.copy(shared_file(f"i3d/{name}.model.ckpt.index"), tmp_path / "model.ckpt.index")
     return {n: tuple(s) for n, s in tf.train.list_variables(str(tmp_path / "model.ckpt"))}
 
 
@@ -59,8 +59,8 @@ def _golden_variables():
     return {name: tuple(int(s) for s in shape.split(",")) for name, shape in rows}
 
 
-def test_golden_listing_is_the_real_index(shared_data, tmp_path):
-    assert _golden_variables() == _checkpoint_variables(shared_data, "rgb_scratch", tmp_path)
+def test_golden_listing_is_the_real_index(shared_file, tmp_path):
+    assert _golden_variables() == _checkpoint_variables(shared_file, "rgb_scratch", tmp_path)
 
 
 @pytest.mark.parametrize("checkpoint", ["golden", "rgb_scratch", "rgb_imagenet"])
@@ -68,8 +68,8 @@ def test_weights_match_deepmind_checkpoint_one_for_one(full_i3d, tmp_path, check
     if checkpoint == "golden":
         listed = _golden_variables()
     else:
-        shared_data = request.getfixturevalue("shared_data")
-        listed = _checkpoint_variables(shared_data, checkpoint, tmp_path)
+        shared_file = request.getfixturevalue("shared_file")
+        listed = _checkpoint_variables(shared_file, checkpoint, tmp_path)
     mapped = i3d_variable_map(full_i3d)
     assert len(listed) == 230
     assert set(mapped) == set(listed)

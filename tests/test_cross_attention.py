@@ -197,3 +197,21 @@ def test_runs_on_the_jax_backend():
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "jax ok" in result.stdout
+
+
+def test_mask_flows_through_a_functional_model():
+    audio = keras.Input((STEPS, FEATURES))
+    visual = keras.Input((STEPS, FEATURES))
+    mask = keras.Input((STEPS,), dtype="bool")
+    attended_audio, _ = CrossAttention()(audio, visual, mask=mask)
+    model = keras.Model([audio, visual, mask], attended_audio)
+    a, v, _ = _inputs(8)
+    valid = np.ones((BATCH, STEPS), bool)
+    valid[:, 3:] = False
+    noisy = a.copy()
+    noisy[:, 3:] = 9.0
+    np.testing.assert_allclose(
+        model.predict([a, v, valid], verbose=0)[:, :3],
+        model.predict([noisy, v, valid], verbose=0)[:, :3],
+        atol=1e-6,
+    )

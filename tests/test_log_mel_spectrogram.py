@@ -18,8 +18,8 @@ def test_paper_clip_gives_128_by_65():
     assert layer.compute_output_shape((2, CLIP)) == (2, 128, 65, 1)
 
 
-def test_matches_independent_numpy_on_real_crema_d_audio(shared_data):
-    waveform = load_audio(shared_data / "real_media/crema_d/1001_DFA_ANG_XX.flv")
+def test_matches_independent_numpy_on_real_crema_d_audio(shared_file):
+    waveform = load_audio(shared_file("real_media/crema_d/1001_DFA_ANG_XX.flv"))
     # Three clips: speech onset, middle, and the end of the sentence.
     starts = [0, len(waveform) // 2 - CLIP // 2, len(waveform) - CLIP]
     clips = np.stack([waveform[s : s + CLIP] for s in starts])

@@ -116,3 +116,12 @@ def test_inception_module_branches_and_contract(rank, tmp_path):
     model = contract.wrap_layer(block, [shape])
     contract.assert_save_load_identical(model, x, tmp_path)
     contract.assert_one_training_step_moves_weights(model, x, np.zeros_like(y))
+
+
+def test_conv_bn_relu_contract(tmp_path):
+    x = np.random.default_rng(4).normal(size=(2, 4, 8, 8, 3)).astype("float32")
+    unit = ConvBNReLU(filters=4, kernel_size=3, strides=(1, 2, 2), rank=3, name="Conv3d_2c_3x3")
+    contract.assert_config_round_trip(unit)
+    model = contract.wrap_layer(unit, [x.shape[1:]])
+    contract.assert_save_load_identical(model, x, tmp_path)
+    contract.assert_one_training_step_moves_weights(model, x, np.ones((2, 4, 4, 4, 4), "float32"))

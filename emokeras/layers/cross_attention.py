@@ -90,6 +90,12 @@ class CrossAttention(CorrelationAttentionBase):
             return outputs + (audio_attention, visual_attention)
         return outputs
 
+    def compute_mask(self, audio, previous_mask=None):
+        # Both attended outputs keep the time mask of the inputs.
+        if previous_mask is None:
+            return None
+        return previous_mask, previous_mask
+
     def compute_output_shape(self, audio_shape, visual_shape):
         _check_matching_shapes(audio_shape, visual_shape)
         return tuple(audio_shape), tuple(visual_shape)

@@ -56,6 +56,10 @@ class SelfAttention(CorrelationAttentionBase):
             return outputs, attention
         return outputs
 
+    def compute_mask(self, inputs, previous_mask=None):
+        # The output keeps the time mask of the input.
+        return previous_mask
+
     def compute_output_shape(self, inputs_shape):
         return tuple(inputs_shape)
 
