@@ -28,6 +28,8 @@ setup(
         "keras==3.15.1",
         "numpy>=1.26",
         "av>=14",
+        # Face detection (Haar cascades ship inside the wheel), JPEG, drawing.
+        "opencv-python-headless>=4.8,<5",
     ],
     extras_require={
         "test": [
