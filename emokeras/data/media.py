@@ -1,0 +1,208 @@
+"""Decoding video and audio with PyAV onto one clock.
+
+Time zero is the container's presentation start. Video is resampled to a
+fixed frame rate by presentation timestamp: output frame `k` (time
+`k / frame_rate`) is the source frame on screen at that instant, i.e. the
+last one whose timestamp is not later, so 29.97 fps, 30 fps and variable
+frame rate sources all come out on the same clock. Audio is resampled to
+mono at the target rate and placed on the same clock: a stream starting after
+time zero is preceded by silence, samples before time zero are dropped.
+"""
+
+import contextlib
+import fractions
+import os
+
+import av
+import numpy as np
+
+
+class MediaError(ValueError):
+    """A media file cannot be used; the message names the file and the fix."""
+
+
+@contextlib.contextmanager
+def open_media(path):
+    """`av.open` with errors that name the file and say what to do."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No such media file: {path}")
+    if os.path.getsize(path) == 0:
+        raise MediaError(f"{path} is empty (0 bytes); re-copy or re-download it.")
+    try:
+        container = av.open(path)
+    except av.error.FFmpegError as error:
+        raise MediaError(
+            f"{path} is not a media file FFmpeg can read ({error.strerror or error}). "
+            "Check that it is a complete audio/video file, not a text file or a "
+            "partial download."
+        ) from None
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+def _seconds(value, time_base):
+    return None if value is None else fractions.Fraction(value) * time_base
+
+
+def _clock_start(container):
+    """The container's presentation start, the clock's zero (in seconds)."""
+    if container.start_time is not None:
+        return fractions.Fraction(container.start_time, av.time_base)
+    return fractions.Fraction(0)
+
+
+def media_info(path):
+    """Streams and timing of a media file.
+
+    Returns:
+        A dict with `duration` (seconds, float), `has_video`, `has_audio`,
+        and for video `width`, `height`, `average_frame_rate`; for audio
+        `audio_sample_rate`, `audio_channels`.
+    """
+    with open_media(path) as container:
+        info = {
+            "duration": None
+            if container.duration is None
+            else container.duration / av.time_base,
+            "has_video": bool(container.streams.video),
+            "has_audio": bool(container.streams.audio),
+        }
+        if container.streams.video:
+            video = container.streams.video[0]
+            rate = video.average_rate
+            info.update(
+                width=video.codec_context.width,
+                height=video.codec_context.height,
+                average_frame_rate=None if rate is None else float(rate),
+            )
+        if container.streams.audio:
+            audio = container.streams.audio[0]
+            info.update(
+                audio_sample_rate=audio.codec_context.sample_rate,
+                audio_channels=audio.codec_context.channels,
+            )
+    return info
+
+
+def iter_video_frames(path, frame_rate=25, max_frames=None):
+    """Yields RGB frames resampled to `frame_rate` by presentation time.
+
+    Streams: only the current and the next source frame are held in memory.
+
+    Args:
+        path: a media file with a video stream.
+        frame_rate: output frames per second (int or fraction).
+        max_frames: stop after this many output frames.
+
+    Yields:
+        `(index, frame)`: output frame `index` shows the scene at time
+        `index / frame_rate`; `frame` is `(height, width, 3)` uint8 RGB.
+
+    Raises:
+        MediaError: no video stream, or the stream cannot be decoded (the
+            message names the file).
+    """
+    frame_rate = fractions.Fraction(frame_rate)
+    path = os.fspath(path)
+    with open_media(path) as container:
+        if not container.streams.video:
+            raise MediaError(
+                f"{path} has no video stream. emokeras needs a video of the face; "
+                "give an audio-only file as the `audio` column and its video separately."
+            )
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        zero = _clock_start(container)
+        default_step = 1 / (stream.average_rate or frame_rate)
+        index = 0
+        held = None  # (time, rgb) of the frame on screen
+        last_time = None
+        try:
+            for frame in container.decode(stream):
+                time = _seconds(frame.pts, stream.time_base)
+                time = (last_time + default_step) if time is None else time - zero
+                last_time = time
+                # Emit every output instant before this frame appears.
+                while held is not None and index / frame_rate < time:
+                    yield index, held
+                    index += 1
+                    if max_frames is not None and index >= max_frames:
+                        return
+                # Output instants before the first frame will show it too.
+                held = frame.to_ndarray(format="rgb24")
+            if held is None:
+                raise MediaError(f"{path}: the video stream has no decodable frame.")
+            # The last frame stays on screen for one source frame period.
+            end = last_time + default_step
+            while index / frame_rate < end:
+                yield index, held
+                index += 1
+                if max_frames is not None and index >= max_frames:
+                    return
+        except av.error.FFmpegError as error:
+            raise MediaError(
+                f"Decoding the video of {path} failed after {index} frames: {error}. "
+                "The file may be truncated or corrupt; re-encode it "
+                "(e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4)."
+            ) from None
+
+
+def load_audio(path, sample_rate=16000):
+    """Decodes the first audio stream to mono float32 on the media clock.
+
+    Any container and codec FFmpeg reads (wav, mp3, aac, flv, mp4, ...); any
+    channel count is averaged to mono and any rate resampled to
+    `sample_rate`. Sample `n` is the sound at time `n / sample_rate` on the
+    clock shared with `iter_video_frames`.
+
+    Args:
+        path: the media file.
+        sample_rate: output rate in Hz.
+
+    Returns:
+        A float32 NumPy array `(samples,)`, nominally in [-1, 1].
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        MediaError: the file cannot be decoded or has no audio stream; the
+            message names the file.
+    """
+    path = os.fspath(path)
+    with open_media(path) as container:
+        if not container.streams.audio:
+            raise MediaError(
+                f"{path} has no audio stream. Give the audio as a separate file "
+                "(the manifest's `audio` column), or allow silence where the "
+                "tool offers it."
+            )
+        stream = container.streams.audio[0]
+        zero = _clock_start(container)
+        # Keep the channels through resampling and average them ourselves:
+        # FFmpeg's own downmix adds channels at -3 dB (stereo comes out 1.41x
+        # louder and can exceed [-1, 1]).
+        resampler = av.AudioResampler(format="fltp", rate=sample_rate)
+        chunks = []
+        start = None
+        try:
+            for frame in container.decode(stream):
+                if start is None and frame.pts is not None:
+                    start = _seconds(frame.pts, stream.time_base) - zero
+                for resampled in resampler.resample(frame):
+                    chunks.append(resampled.to_ndarray().mean(axis=0))
+            for resampled in resampler.resample(None):
+                chunks.append(resampled.to_ndarray().mean(axis=0))
+        except av.error.FFmpegError as error:
+            raise MediaError(
+                f"Decoding the audio of {path} failed: {error}. The file may be "
+                "truncated or corrupt."
+            ) from None
+    samples = np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
+    offset = round((start or 0) * sample_rate)
+    if offset > 0:  # the stream starts late: silence until it does
+        samples = np.concatenate([np.zeros(offset, np.float32), samples])
+    elif offset < 0:  # samples before the clock's zero (e.g. encoder priming)
+        samples = samples[-offset:]
+    return samples.astype(np.float32, copy=False)

@@ -1,0 +1,74 @@
+"""The TFRecord layout of prepared recordings, written once here and read
+in-graph by `make_dataset`.
+
+One file per recording, `<out>/shards/<split>/<recording_id>.tfrecord`, one
+`tf.train.Example` per video frame, in time order:
+- `recording_id` (bytes), `frame_index` (int64, frame `k` is the time
+  `k / frame_rate`);
+- `jpeg` (bytes): the face crop, `image_size` x `image_size` RGB;
+- `audio` (float x `sample_rate / frame_rate`): the samples of that frame's
+  time span, 16 kHz mono by default;
+- `labels` (float x number of targets) and `label_mask` (int64 x number of
+  targets, 1 = present).
+`<out>/metadata.json` holds what is shared (rates, image size, targets) and
+`<out>/report.json` what happened to every recording.
+"""
+
+import json
+import os
+import pathlib
+
+METADATA_FILE = "metadata.json"
+REPORT_FILE = "report.json"
+
+
+def shard_path(out_dir, split, recording_id):
+    return pathlib.Path(out_dir) / "shards" / split / f"{recording_id}.tfrecord"
+
+
+def write_json_atomically(path, value):
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    temporary.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    os.replace(temporary, path)
+
+
+def read_metadata(data_dir):
+    path = pathlib.Path(data_dir) / METADATA_FILE
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} not found: {data_dir} is not a folder written by `emokeras prepare`"
+        )
+    return json.loads(path.read_text())
+
+
+def frame_example(recording_id, frame_index, jpeg, audio, labels, label_mask):
+    import tensorflow as tf
+
+    feature = tf.train.Feature
+    return tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                "recording_id": feature(bytes_list=tf.train.BytesList(value=[recording_id.encode()])),
+                "frame_index": feature(int64_list=tf.train.Int64List(value=[frame_index])),
+                "jpeg": feature(bytes_list=tf.train.BytesList(value=[jpeg])),
+                "audio": feature(float_list=tf.train.FloatList(value=audio)),
+                "labels": feature(float_list=tf.train.FloatList(value=labels)),
+                "label_mask": feature(int64_list=tf.train.Int64List(value=label_mask)),
+            }
+        )
+    ).SerializeToString()
+
+
+def frame_feature_spec(samples_per_frame, num_targets):
+    import tensorflow as tf
+
+    return {
+        "recording_id": tf.io.FixedLenFeature([], tf.string),
+        "frame_index": tf.io.FixedLenFeature([], tf.int64),
+        "jpeg": tf.io.FixedLenFeature([], tf.string),
+        "audio": tf.io.FixedLenFeature([samples_per_frame], tf.float32),
+        "labels": tf.io.FixedLenFeature([num_targets], tf.float32),
+        "label_mask": tf.io.FixedLenFeature([num_targets], tf.int64),
+    }
