@@ -1,0 +1,174 @@
+"""`make_dataset`: prepared shards -> windows for `model.fit`, in-graph."""
+
+import pathlib
+
+import tensorflow as tf
+
+from emokeras.data import shard_format
+from emokeras.data.label_processing import clip_targets
+from emokeras.data.label_processing import process_labels
+from emokeras.data.window import LAST_WINDOW_RULES
+
+MODES = ("train", "eval")
+
+
+def shard_files(data_dir, split):
+    files = sorted(
+        str(p) for p in (pathlib.Path(data_dir) / "shards" / split).glob("*.tfrecord")
+    )
+    if not files:
+        raise FileNotFoundError(
+            f"No shards for split {split!r} in {data_dir}/shards/{split}: run "
+            "`emokeras prepare` first, or check the split name (train, dev, test)"
+        )
+    return files
+
+
+def window_starts(num_frames, window_frames, stride, last_window="align_end", offset=0):
+    """`emokeras.data.plan_windows` in TensorFlow ops (same rule), with an
+    optional first-window `offset` for random sampling in training."""
+    last = num_frames - window_frames
+    # An empty range (not an error) when the recording is shorter than a window.
+    starts = tf.range(offset, tf.maximum(last + 1, offset), stride)
+    if last_window == "align_end":
+        needs_end = tf.logical_and(last >= offset, tf.logical_not(tf.reduce_any(starts == last)))
+        starts = tf.cond(needs_end, lambda: tf.concat([starts, [last]], 0), lambda: starts)
+    return starts
+
+
+def make_dataset(
+    data_dir,
+    split="train",
+    mode="train",
+    clips=8,
+    frames_per_clip=16,
+    stride=None,
+    last_window="align_end",
+    batch_size=16,
+    seed=0,
+    shuffle_buffer=512,
+    median_width=1,
+    label_delays=None,
+    cycle_length=4,
+):
+    """Windows of prepared recordings for the audio-visual model, in-graph.
+
+    Reads the shards of one split (`emokeras prepare`) with a parallel
+    interleave over recordings, cuts each recording into windows of
+    `clips * frames_per_clip` frames (the `plan_windows` rule; in training
+    with a random first offset, so windows start at different frames every
+    epoch), decodes the JPEG crops, and yields what `AVEmotionRegressor`
+    takes: `({"video": uint8 (batch, L*T, S, S, 3), "audio": float32
+    (batch, L*T*samples_per_frame)}, {target: (batch, L)})`, plus
+    `{target: (batch, L)}` sample weights (fraction of labelled frames per
+    clip) when the data was prepared with missing labels allowed. Clip
+    targets are the means of the frames' labels after the optional median
+    filter and annotation delay.
+
+    Args:
+        data_dir: the folder `emokeras prepare` wrote.
+        split: `"train"`, `"dev"` or `"test"`.
+        mode: `"train"` (shuffled, random window offsets, full batches only,
+            for `fit`) or `"eval"` (every window once, recordings and windows in
+            order, last partial batch kept, and a third element
+            `{"recording_id", "start_frame"}` per window so predictions can be
+            put back on each recording's timeline).
+        clips: clips per window, `L`.
+        frames_per_clip: frames per clip, `T`.
+        stride: frames between window starts (default: one clip).
+        last_window: `"align_end"` or `"drop"` (see `plan_windows`).
+        batch_size: windows per batch.
+        seed: seed of the shuffling and window offsets.
+        shuffle_buffer: windows in the shuffle buffer (train mode).
+        median_width: odd width of the label median filter (1 = none; the
+            paper uses 3).
+        label_delays: annotation delay in frames, one int for all targets or
+            `{target: frames}` (paper: valence 58, arousal 68 at 25 fps).
+        cycle_length: recordings read in parallel.
+
+    Returns:
+        A `tf.data.Dataset`.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}. Received: {mode!r}")
+    if last_window not in LAST_WINDOW_RULES:
+        raise ValueError(f"last_window must be one of {LAST_WINDOW_RULES}. Received: {last_window!r}")
+    metadata = shard_format.read_metadata(data_dir)
+    targets = metadata["targets"]
+    delays = _delays_for(targets, label_delays)
+    window = clips * frames_per_clip
+    stride = stride or frames_per_clip
+    size = metadata["image_size"]
+    spec = shard_format.frame_feature_spec(metadata["samples_per_frame"], len(targets))
+    training = mode == "train"
+    with_weights = metadata["allow_missing_labels"]
+
+    def windows_of_recording(path, random_value):
+        frames = tf.data.TFRecordDataset(path).map(
+            lambda record: tf.io.parse_single_example(record, spec)
+        )
+        # One element holding the whole recording (JPEG strings, not pixels).
+        recording = frames.batch(2**31 - 1).get_single_element()
+        labels, mask, count = process_labels(
+            recording["labels"], recording["label_mask"] > 0, median_width, delays
+        )
+        offset = tf.cast(random_value % stride, tf.int32) if training else 0
+        starts = window_starts(count, window, stride, last_window, offset)
+
+        def cut(start):
+            span = slice(start, start + window)
+            clip_labels, clip_weights = clip_targets(labels[span], mask[span], clips)
+            element = {
+                "jpeg": recording["jpeg"][span],
+                "audio": tf.reshape(recording["audio"][span], [-1]),
+                "labels": clip_labels,
+                "weights": clip_weights,
+                "recording_id": recording["recording_id"][0],
+                "start_frame": start,
+            }
+            return element
+
+        return tf.data.Dataset.from_tensor_slices(starts).map(cut)
+
+    files = tf.data.Dataset.from_tensor_slices(shard_files(data_dir, split))
+    if training:
+        files = files.shuffle(len(shard_files(data_dir, split)), seed=seed)
+    randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    dataset = tf.data.Dataset.zip(files, randoms).interleave(
+        windows_of_recording,
+        cycle_length=cycle_length if training else 1,
+        num_parallel_calls=tf.data.AUTOTUNE if training else None,
+        deterministic=True,
+    )
+    if training:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+
+    def to_model_inputs(element):
+        video = tf.map_fn(
+            lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
+            element["jpeg"],
+            fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8),
+        )
+        inputs = {"video": video, "audio": element["audio"]}
+        outputs = {t: element["labels"][:, j] for j, t in enumerate(targets)}
+        if mode == "eval":
+            info = {"recording_id": element["recording_id"], "start_frame": element["start_frame"]}
+            return inputs, outputs, info
+        if with_weights:
+            return inputs, outputs, {t: element["weights"][:, j] for j, t in enumerate(targets)}
+        return inputs, outputs
+
+    dataset = dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.batch(batch_size, drop_remainder=training)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _delays_for(targets, label_delays):
+    if label_delays is None:
+        return [0] * len(targets)
+    if isinstance(label_delays, int):
+        return [label_delays] * len(targets)
+    unknown = set(label_delays) - set(targets)
+    if unknown:
+        raise ValueError(f"label_delays names unknown targets {sorted(unknown)}; targets: {targets}")
+    return [int(label_delays.get(t, 0)) for t in targets]
