@@ -82,6 +82,55 @@ def _weights(args):
     return 0
 
 
+def _prepare(args):
+    from emokeras.data import PrepareError
+    from emokeras.data import prepare_recordings
+    from emokeras.data import read_manifest
+    from emokeras.data import recola_recordings
+
+    if bool(args.manifest) == bool(args.recola):
+        print("emokeras prepare: give a MANIFEST or --recola ROOT (one of them)", file=sys.stderr)
+        return 2
+    recordings = read_manifest(args.manifest) if args.manifest else recola_recordings(args.recola)
+    try:
+        report = prepare_recordings(
+            recordings,
+            args.out,
+            targets=args.targets.split(",") if args.targets else None,
+            frame_rate=args.frame_rate,
+            sample_rate=args.sample_rate,
+            image_size=args.image_size,
+            face_crop=not args.no_face_crop,
+            min_frames=args.min_frames,
+            allow_missing_labels=args.allow_missing_labels,
+            missing_audio="silence" if args.silence_for_missing_audio else "error",
+            workers=args.workers,
+            skip_bad=args.skip_bad,
+        )
+    except PrepareError as error:
+        print(f"emokeras prepare: {error}", file=sys.stderr)
+        return 1
+    done = [e for e in report["recordings"].values() if e["status"] == "ok"]
+    print(
+        f"{len(done)} recording(s) ready in {args.out} "
+        f"({sum(e['frames'] for e in done)} frames); report: {args.out}/report.json"
+    )
+    if report["failed"]:
+        print(f"skipped (--skip-bad): {', '.join(report['failed'])}")
+    return 0
+
+
+def _extract_features(args):
+    import keras
+
+    from emokeras.data.features import extract_features
+
+    model = keras.saving.load_model(args.model)
+    written = extract_features(model, args.data, args.out, batch_size=args.batch_size)
+    print(f"features of {sum(written.values())} recording(s) in {args.out}: {written}")
+    return 0
+
+
 def build_parser():
     from emokeras.choices import FUSIONS
     from emokeras.choices import VISUAL_BACKBONES
@@ -174,6 +223,59 @@ def build_parser():
     )
     weights.add_argument("--cache-dir", help="default: $EMOKERAS_CACHE or ~/.cache/emokeras")
     weights.set_defaults(run=_weights)
+
+    prepare = commands.add_parser(
+        "prepare",
+        help="decode, face-crop and shard recordings into TFRecords",
+        description=(
+            "Turn recordings into training data: frames resampled to one clock, "
+            "face crops (JPEG), 16 kHz mono audio and per-frame labels, one TFRecord "
+            "shard per recording, plus report.json. Resumable: finished recordings "
+            "are skipped on a re-run. The MANIFEST is a CSV with columns "
+            "recording_id,video,audio,labels,split (audio empty = the video's own "
+            "track; labels = a per-frame CSV with `time` and one column per target, "
+            "or empty when extra columns named after targets hold one value per "
+            "recording)."
+        ),
+        epilog=(
+            "examples:\n  emokeras prepare manifest.csv --out data/prepared\n"
+            "  emokeras prepare --recola RECOLA/ --out data/recola --skip-bad"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    prepare.add_argument("manifest", nargs="?", help="manifest CSV")
+    prepare.add_argument("--recola", metavar="ROOT", help="a RECOLA / AVEC 2016 tree instead")
+    prepare.add_argument("--out", required=True, help="output folder")
+    prepare.add_argument("--targets", help="comma-separated target names (default: from the labels)")
+    prepare.add_argument("--frame-rate", type=int, default=25)
+    prepare.add_argument("--sample-rate", type=int, default=16000)
+    prepare.add_argument("--image-size", type=int, default=224)
+    prepare.add_argument("--min-frames", type=int, default=128, help="one window (default 8 x 16)")
+    prepare.add_argument("--no-face-crop", action="store_true", help="videos are already face crops")
+    prepare.add_argument("--allow-missing-labels", action="store_true", help="mask NaN labels instead of failing")
+    prepare.add_argument(
+        "--silence-for-missing-audio", action="store_true",
+        help="use silence (with a warning) for videos without an audio stream",
+    )
+    prepare.add_argument("--workers", type=int, help="parallel processes (default: CPU count)")
+    prepare.add_argument("--skip-bad", action="store_true", help="exit 0 even if some recordings fail")
+    prepare.set_defaults(run=_prepare)
+
+    extract = commands.add_parser(
+        "extract-features",
+        help="run a model's backbones once per clip and cache the features",
+        description=(
+            "Compute per-clip visual and audio features of prepared recordings with "
+            "the backbones of a saved audio-visual model (.keras), for training the "
+            "fusion on cached features."
+        ),
+        epilog="example: emokeras extract-features model.keras --data data/prepared --out data/features",
+    )
+    extract.add_argument("model", help="a saved AVEmotionRegressor (.keras)")
+    extract.add_argument("--data", required=True, help="a folder written by `emokeras prepare`")
+    extract.add_argument("--out", required=True)
+    extract.add_argument("--batch-size", type=int, default=4)
+    extract.set_defaults(run=_extract_features)
     return parser
 
 
@@ -183,7 +285,7 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         return args.run(args)
-    except (ValueError, FileExistsError) as error:
+    except (ValueError, FileExistsError, FileNotFoundError) as error:
         print(f"emokeras {args.command}: error: {error}", file=sys.stderr)
         return 2
 

@@ -13,15 +13,21 @@ MODES = ("train", "eval")
 
 
 def shard_files(data_dir, split):
-    files = sorted(
-        str(p) for p in (pathlib.Path(data_dir) / "shards" / split).glob("*.tfrecord")
+    """The finished shards of a split and their frame counts, from the
+    report `emokeras prepare` keeps."""
+    report = shard_format.read_report(data_dir)
+    entries = sorted(
+        (entry for entry in report["recordings"].values()
+         if entry["status"] == "ok" and entry["split"] == split),
+        key=lambda entry: entry["recording_id"],
     )
-    if not files:
+    if not entries:
         raise FileNotFoundError(
-            f"No shards for split {split!r} in {data_dir}/shards/{split}: run "
+            f"No prepared recordings for split {split!r} in {data_dir}: run "
             "`emokeras prepare` first, or check the split name (train, dev, test)"
         )
-    return files
+    files = [str(shard_format.shard_path(data_dir, split, e["recording_id"])) for e in entries]
+    return files, [e["frames"] for e in entries]
 
 
 def window_starts(num_frames, window_frames, stride, last_window="align_end", offset=0):
@@ -103,12 +109,12 @@ def make_dataset(
     training = mode == "train"
     with_weights = metadata["allow_missing_labels"]
 
-    def windows_of_recording(path, random_value):
+    def windows_of_recording(path, count, random_value):
         frames = tf.data.TFRecordDataset(path).map(
             lambda record: tf.io.parse_single_example(record, spec)
         )
         # One element holding the whole recording (JPEG strings, not pixels).
-        recording = frames.batch(2**31 - 1).get_single_element()
+        recording = frames.batch(count).get_single_element()
         labels, mask, count = process_labels(
             recording["labels"], recording["label_mask"] > 0, median_width, delays
         )
@@ -130,15 +136,18 @@ def make_dataset(
 
         return tf.data.Dataset.from_tensor_slices(starts).map(cut)
 
-    files = tf.data.Dataset.from_tensor_slices(shard_files(data_dir, split))
+    paths, counts = shard_files(data_dir, split)
+    files = tf.data.Dataset.from_tensor_slices((paths, tf.constant(counts, tf.int64)))
     if training:
-        files = files.shuffle(len(shard_files(data_dir, split)), seed=seed)
+        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    dataset = tf.data.Dataset.zip(files, randoms).interleave(
+    dataset = tf.data.Dataset.zip(files, randoms).map(
+        lambda file, random_value: (file[0], file[1], random_value)
+    ).interleave(
         windows_of_recording,
+        # Evaluation reads one recording after the other, in order.
         cycle_length=cycle_length if training else 1,
         num_parallel_calls=tf.data.AUTOTUNE if training else None,
-        deterministic=True,
     )
     if training:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)

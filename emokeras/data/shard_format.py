@@ -35,12 +35,25 @@ def write_json_atomically(path, value):
 
 
 def read_metadata(data_dir):
-    path = pathlib.Path(data_dir) / METADATA_FILE
+    return read_metadata_file(pathlib.Path(data_dir) / METADATA_FILE)
+
+
+def read_metadata_file(path):
+    path = pathlib.Path(path)
     if not path.exists():
         raise FileNotFoundError(
-            f"{path} not found: {data_dir} is not a folder written by `emokeras prepare`"
+            f"{path} not found: {path.parent} was not written by `emokeras prepare` "
+            "(or `emokeras extract-features`)"
         )
     return json.loads(path.read_text())
+
+
+def read_report(data_dir):
+    """The report of a prepared folder (empty if none yet)."""
+    path = pathlib.Path(data_dir) / REPORT_FILE
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"recordings": {}, "failed": []}
 
 
 def frame_example(recording_id, frame_index, jpeg, audio, labels, label_mask):

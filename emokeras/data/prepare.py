@@ -1,0 +1,354 @@
+"""`emokeras prepare`: recordings -> face crops, 16 kHz audio and per-frame
+labels in TFRecord shards, with a report of every recording."""
+
+import concurrent.futures
+import multiprocessing
+import os
+import pathlib
+import time
+import warnings
+
+import numpy as np
+
+from emokeras.data import shard_format
+from emokeras.data.labels import LabelError
+from emokeras.data.media import MediaError
+from emokeras.data.media import iter_video_frames
+from emokeras.data.media import load_audio
+
+MISSING_AUDIO_RULES = ("error", "silence")
+
+
+def prepare_recordings(
+    recordings,
+    out_dir,
+    targets=None,
+    frame_rate=25,
+    sample_rate=16000,
+    image_size=224,
+    face_crop=True,
+    jpeg_quality=90,
+    min_frames=128,
+    allow_missing_labels=False,
+    missing_audio="error",
+    workers=None,
+    skip_bad=False,
+    progress=True,
+):
+    """Writes one TFRecord shard per recording and a JSON report.
+
+    Each recording is decoded on one clock (`emokeras.data.media`), its
+    frames face-cropped (`FaceCropper`, or a centre crop with
+    `face_crop=False` for already-cropped videos) and JPEG-encoded, its
+    audio resampled to `sample_rate` mono, and its labels put on the frame
+    clock (`emokeras.data.labels`). The recording is cut to the span that
+    video, audio and labels all cover. Shards are written under a temporary
+    name and renamed, so a shard under its final name is always complete;
+    recordings whose shard exists are skipped, so a re-run resumes where an
+    interrupted one stopped and a finished run is not redone.
+
+    Args:
+        recordings: a list of `emokeras.data.Recording`.
+        out_dir: output folder (shards, `metadata.json`, `report.json`).
+        targets: target names, in order (default: from the first
+            recording's labels).
+        frame_rate: video frames per second after resampling; must divide
+            `sample_rate`.
+        sample_rate: audio samples per second.
+        image_size: side of the square face crops.
+        face_crop: detect and crop faces; `False` takes a centre crop.
+        jpeg_quality: JPEG quality of the stored crops.
+        min_frames: recordings shorter than this (one window, e.g. 8 x 16)
+            fail.
+        allow_missing_labels: store missing labels as masked instead of
+            failing.
+        missing_audio: `"error"` (default) or `"silence"` (with a warning in
+            the report) for a video without an audio stream.
+        workers: processes working on recordings in parallel (default: CPU
+            count, at most the number of recordings).
+        skip_bad: keep going past failed recordings (they are reported);
+            otherwise `prepare` still writes the others but exits non-zero.
+        progress: show a progress bar.
+
+    Returns:
+        The report: `{"recordings": {id: entry}, "failed": [ids]}`; each entry
+        has `status` ("ok" / "failed" / "skipped"), `frames`, `duration`,
+        `faces` counts, `dropped_frames`, and `reason` or `warnings`.
+    """
+    if sample_rate % frame_rate:
+        raise ValueError(
+            f"frame_rate={frame_rate} must divide sample_rate={sample_rate} so that "
+            "every frame spans a whole number of audio samples (e.g. 25 fps at 16 kHz)"
+        )
+    if missing_audio not in MISSING_AUDIO_RULES:
+        raise ValueError(f"missing_audio must be one of {MISSING_AUDIO_RULES}. Received: {missing_audio!r}")
+    out_dir = pathlib.Path(out_dir)
+    targets = list(targets) if targets else _default_targets(recordings)
+    metadata = {
+        "frame_rate": frame_rate,
+        "sample_rate": sample_rate,
+        "samples_per_frame": sample_rate // frame_rate,
+        "image_size": image_size,
+        "targets": targets,
+        "face_crop": face_crop,
+        "allow_missing_labels": allow_missing_labels,
+    }
+    _check_or_write_metadata(out_dir, metadata)
+    # Partial files of a run that was killed are never picked up; clear them.
+    for stale in (out_dir / "shards").glob("*/.*.partial"):
+        stale.unlink()
+    report_path = out_dir / shard_format.REPORT_FILE
+    report = shard_format.read_report(out_dir)
+    entries = report["recordings"]
+
+    pending = []
+    for recording in recordings:
+        shard = shard_format.shard_path(out_dir, recording.split, recording.recording_id)
+        if shard.exists() and entries.get(recording.recording_id, {}).get("status") == "ok":
+            continue
+        pending.append(recording)
+    options = dict(
+        out_dir=os.fspath(out_dir),
+        targets=targets,
+        frame_rate=frame_rate,
+        sample_rate=sample_rate,
+        image_size=image_size,
+        face_crop=face_crop,
+        jpeg_quality=jpeg_quality,
+        min_frames=min_frames,
+        allow_missing_labels=allow_missing_labels,
+        missing_audio=missing_audio,
+    )
+    bar = None
+    if progress and pending:
+        import keras
+
+        bar = keras.utils.Progbar(len(pending), unit_name="recording")
+    workers = max(1, min(workers or os.cpu_count() or 1, len(pending) or 1))
+    results = _run(pending, options, workers)
+    for done, entry in enumerate(results, start=1):
+        entries[entry["recording_id"]] = entry
+        report["failed"] = sorted(i for i, e in entries.items() if e["status"] == "failed")
+        shard_format.write_json_atomically(report_path, report)
+        if bar is not None:
+            bar.update(done)
+    if report["failed"] and not skip_bad:
+        reasons = "\n".join(f"  {i}: {entries[i]['reason']}" for i in report["failed"])
+        raise PrepareError(
+            f"{len(report['failed'])} recording(s) failed (the others were written; "
+            f"see {report_path}; --skip-bad to accept):\n{reasons}",
+            report,
+        )
+    return report
+
+
+def _too_short(recording, frames, frame_rate, min_frames):
+    return (
+        f"{recording.recording_id} ({recording.video}): only {frames} frames "
+        f"({frames / frame_rate:.2f} s) where video, audio and labels overlap; one "
+        f"window needs {min_frames} frames ({min_frames / frame_rate:.2f} s)"
+    )
+
+
+class PrepareError(RuntimeError):
+    """Some recordings failed; `report` says which and why."""
+
+    def __init__(self, message, report):
+        super().__init__(message)
+        self.report = report
+
+
+def _default_targets(recordings):
+    first = recordings[0]
+    if first.targets:
+        return list(first.targets)
+    from emokeras.data.labels import read_label_csv
+
+    return list(read_label_csv(first.label_csv)[1])
+
+
+def _check_or_write_metadata(out_dir, metadata):
+    path = out_dir / shard_format.METADATA_FILE
+    if path.exists():
+        existing = shard_format.read_metadata(out_dir)
+        if existing != metadata:
+            changed = sorted(k for k in metadata if existing.get(k) != metadata[k])
+            raise ValueError(
+                f"{out_dir} was prepared with other settings ({', '.join(changed)}: "
+                f"{[existing.get(k) for k in changed]} there, "
+                f"{[metadata[k] for k in changed]} now); use a new output folder"
+            )
+    else:
+        shard_format.write_json_atomically(path, metadata)
+
+
+def _run(recordings, options, workers):
+    """Yields report entries as recordings finish (in parallel processes)."""
+    if workers == 1 or len(recordings) <= 1:
+        for recording in recordings:
+            yield prepare_one(recording, **options)
+        return
+    # "spawn": TensorFlow is not fork-safe once imported.
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        futures = [pool.submit(prepare_one, recording, **options) for recording in recordings]
+        for future in concurrent.futures.as_completed(futures):
+            yield future.result()
+
+
+def prepare_one(
+    recording,
+    out_dir,
+    targets,
+    frame_rate,
+    sample_rate,
+    image_size,
+    face_crop,
+    jpeg_quality,
+    min_frames,
+    allow_missing_labels,
+    missing_audio,
+):
+    """Prepares one recording; returns its report entry (never raises for
+    bad media or labels: the entry says `failed` and why)."""
+    started = time.time()
+    entry = {"recording_id": recording.recording_id, "split": recording.split}
+    try:
+        entry.update(
+            _write_shard(
+                recording,
+                out_dir,
+                targets,
+                frame_rate,
+                sample_rate,
+                image_size,
+                face_crop,
+                jpeg_quality,
+                min_frames,
+                allow_missing_labels,
+                missing_audio,
+            )
+        )
+        entry["status"] = "ok"
+    except (MediaError, LabelError, FileNotFoundError, ValueError) as error:
+        entry.update(status="failed", reason=str(error))
+    entry["seconds_spent"] = round(time.time() - started, 2)
+    return entry
+
+
+def _write_shard(
+    recording,
+    out_dir,
+    targets,
+    frame_rate,
+    sample_rate,
+    image_size,
+    face_crop,
+    jpeg_quality,
+    min_frames,
+    allow_missing_labels,
+    missing_audio,
+):
+    import cv2
+    import tensorflow as tf
+
+    from emokeras.data.face_cropper import FaceCropper
+    from emokeras.data.face_cropper import centre_crop
+
+    report_warnings = []
+    samples_per_frame = sample_rate // frame_rate
+    audio_source = recording.audio or recording.video
+    try:
+        audio = load_audio(audio_source, sample_rate)
+    except MediaError as error:
+        if "no audio stream" not in str(error) or missing_audio != "silence":
+            raise
+        audio = None
+        report_warnings.append(f"{audio_source} has no audio stream: silence used")
+
+    # Labels first: they are cheap, and bad labels should fail before decoding.
+    if recording.label_values:
+        labels, mask, label_frames = None, None, None
+    else:
+        labels, mask = recording.frame_labels(
+            frame_rate,
+            num_frames=None,
+            targets=targets if recording.label_csv else None,
+            allow_missing=allow_missing_labels,
+        )
+        missing_targets = [t for t in targets if t not in labels]
+        if missing_targets:
+            raise LabelError(
+                f"{recording.recording_id}: no labels for target(s) {missing_targets}"
+            )
+        label_frames = len(mask)
+    limits = [] if label_frames is None else [label_frames]
+    if audio is not None:
+        limits.append(len(audio) // samples_per_frame)
+    limit = min(limits) if limits else None
+    if limit is not None and limit < min_frames:
+        raise MediaError(_too_short(recording, limit, frame_rate, min_frames))
+    if labels is None:  # one value per recording
+        label_matrix = np.array([[recording.label_values[t] for t in targets]], np.float32)
+        mask_matrix = np.ones_like(label_matrix, bool)
+    else:
+        label_matrix = np.stack([labels[t] for t in targets], axis=1)
+        mask_matrix = ~np.isnan(label_matrix)
+        label_matrix = np.nan_to_num(label_matrix)
+
+    shard = shard_format.shard_path(out_dir, recording.split, recording.recording_id)
+    shard.parent.mkdir(parents=True, exist_ok=True)
+    temporary = shard.with_name(f".{shard.name}.{os.getpid()}.partial")
+    cropper = FaceCropper(output_size=image_size) if face_crop else None
+    frames_written = 0
+    try:
+        with tf.io.TFRecordWriter(os.fspath(temporary)) as writer:
+            for index, frame in iter_video_frames(recording.video, frame_rate, max_frames=limit):
+                crop = cropper.crop(frame) if cropper else centre_crop(frame, image_size)
+                _, jpeg = cv2.imencode(
+                    ".jpg",
+                    cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
+                    [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality],
+                )
+                if audio is None:
+                    samples = np.zeros(samples_per_frame, np.float32)
+                else:
+                    samples = audio[index * samples_per_frame : (index + 1) * samples_per_frame]
+                row = 0 if recording.label_values else index
+                writer.write(
+                    shard_format.frame_example(
+                        recording.recording_id,
+                        index,
+                        jpeg.tobytes(),
+                        samples,
+                        label_matrix[row],
+                        mask_matrix[row].astype(np.int64),
+                    )
+                )
+                frames_written = index + 1
+        if frames_written < min_frames:
+            raise MediaError(_too_short(recording, frames_written, frame_rate, min_frames))
+        os.replace(temporary, shard)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+    entry = {
+        "frames": frames_written,
+        "duration": frames_written / frame_rate,
+        "shard": os.fspath(shard),
+        "audio_seconds": None if audio is None else len(audio) / sample_rate,
+        "label_frames": label_frames,
+        "missing_label_frames": int((~mask_matrix[:frames_written].all(axis=1)).sum()),
+        "faces": cropper.report if cropper else {"face_crop": False},
+        "cut_to": "video" if limit is None or frames_written < limit else "audio/labels",
+    }
+    if label_frames is not None and label_frames > frames_written:
+        report_warnings.append(f"{label_frames - frames_written} label frames beyond the media ignored")
+    if cropper and cropper.report["fallback_frames"]:
+        report_warnings.append(
+            f"no face found in {cropper.report['fallback_frames']} frame(s) before any "
+            "face was seen: centre crop used"
+        )
+    if report_warnings:
+        entry["warnings"] = report_warnings
+    return entry
