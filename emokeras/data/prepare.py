@@ -159,12 +159,15 @@ class PrepareError(RuntimeError):
 
 
 def _default_targets(recordings):
+    """The first recording's targets (its label CSV's columns but `time`)."""
     first = recordings[0]
     if first.targets:
         return list(first.targets)
-    from emokeras.data.labels import read_label_csv
+    import csv
 
-    return list(read_label_csv(first.label_csv)[1])
+    with open(first.label_csv, newline="") as file:
+        header = next(csv.reader(file), [])
+    return [column for column in header if column != "time"]
 
 
 def _check_or_write_metadata(out_dir, metadata):
