@@ -22,6 +22,9 @@ MODULES = [
     "emokeras.metrics.ccc",
     "emokeras.metrics.concordance_correlation_metric",
     "emokeras.losses.concordance_correlation_loss",
+    "emokeras.data.window",
+    "emokeras.data.face_cropper",
+    "emokeras.data.synthetic_corpus",
 ]
 
 

@@ -285,3 +285,17 @@ def test_real_crema_d_and_no_face_clips_with_face_cropping(tmp_path, shared_file
     assert hap["faces"]["frames_without_face"] == 0 and hap["faces"]["fallback_frames"] == 0
     assert noface["faces"]["fallback_frames"] == noface["frames"] > 0
     assert any("centre crop used" in warning for warning in noface["warnings"])
+
+
+def test_synth_cli_then_prepare(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "emokeras.cli", "synth", "--out", str(tmp_path / "synth"),
+         "--recordings", "3", "--seconds", "3", "--seed", "4", "--image-size", "64"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "--no-face-crop" in result.stdout
+    recordings = read_manifest(tmp_path / "synth" / "manifest.csv")
+    assert {r.split for r in recordings} == {"train", "dev", "test"}
+    report = prepare_recordings(recordings, tmp_path / "prepared", image_size=64, face_crop=False, min_frames=32, progress=False, workers=1)
+    assert report["failed"] == [] and all(e["frames"] == 75 for e in report["recordings"].values())

@@ -27,6 +27,7 @@ def prepare_recordings(
     sample_rate=16000,
     image_size=224,
     face_crop=True,
+    detect_every=1,
     jpeg_quality=90,
     min_frames=128,
     allow_missing_labels=False,
@@ -57,6 +58,9 @@ def prepare_recordings(
         sample_rate: audio samples per second.
         image_size: side of the square face crops.
         face_crop: detect and crop faces; `False` takes a centre crop.
+        detect_every: run the face detector every this many frames (the
+            smoothed box carries over in between); detection dominates the
+            cost of `prepare`, so 5 is about 4x faster on long recordings.
         jpeg_quality: JPEG quality of the stored crops.
         min_frames: recordings shorter than this (one window, e.g. 8 x 16)
             fail.
@@ -114,6 +118,7 @@ def prepare_recordings(
         sample_rate=sample_rate,
         image_size=image_size,
         face_crop=face_crop,
+        detect_every=detect_every,
         jpeg_quality=jpeg_quality,
         min_frames=min_frames,
         allow_missing_labels=allow_missing_labels,
@@ -207,6 +212,7 @@ def prepare_one(
     sample_rate,
     image_size,
     face_crop,
+    detect_every,
     jpeg_quality,
     min_frames,
     allow_missing_labels,
@@ -226,6 +232,7 @@ def prepare_one(
                 sample_rate,
                 image_size,
                 face_crop,
+                detect_every,
                 jpeg_quality,
                 min_frames,
                 allow_missing_labels,
@@ -247,6 +254,7 @@ def _write_shard(
     sample_rate,
     image_size,
     face_crop,
+    detect_every,
     jpeg_quality,
     min_frames,
     allow_missing_labels,
@@ -302,7 +310,7 @@ def _write_shard(
     shard = shard_format.shard_path(out_dir, recording.split, recording.recording_id)
     shard.parent.mkdir(parents=True, exist_ok=True)
     temporary = shard.with_name(f".{shard.name}.{os.getpid()}.partial")
-    cropper = FaceCropper(output_size=image_size) if face_crop else None
+    cropper = FaceCropper(output_size=image_size, detect_every=detect_every) if face_crop else None
     frames_written = 0
     try:
         with tf.io.TFRecordWriter(os.fspath(temporary)) as writer:

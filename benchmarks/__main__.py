@@ -1,0 +1,28 @@
+"""`python -m benchmarks [--quick]`: every benchmark, each a table of
+ratios against a baseline measured in the same run."""
+
+import argparse
+import os
+import pathlib
+import platform
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat (CI smoke run)")
+    parser.add_argument(
+        "--shared-data",
+        default=os.environ.get("EMOKERAS_SHARED_DATA", pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"),
+        help="real media for the decoding benchmark (skipped when absent)",
+    )
+    args = parser.parse_args(argv)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}")
+    from benchmarks import data_pipeline
+
+    data_pipeline.run(quick=args.quick, shared_data=args.shared_data)
+
+
+if __name__ == "__main__":
+    main()
