@@ -299,3 +299,32 @@ def test_synth_cli_then_prepare(tmp_path):
     assert {r.split for r in recordings} == {"train", "dev", "test"}
     report = prepare_recordings(recordings, tmp_path / "prepared", image_size=64, face_crop=False, min_frames=32, progress=False, workers=1)
     assert report["failed"] == [] and all(e["frames"] == 75 for e in report["recordings"].values())
+
+
+def test_cli_exit_codes_and_extract_features(corpus, prepared, tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    (tmp_path / "m.csv").write_text(
+        "recording_id,video,audio,labels,split\n"
+        f"bad,{bad},,{corpus / 'r0.csv'},train\ngood,{corpus / 'r0.mov'},,{corpus / 'r0.csv'},train\n"
+    )
+    command = [sys.executable, "-m", "emokeras.cli", "prepare", str(tmp_path / "m.csv"), "--out",
+               str(tmp_path / "out"), "--image-size", "32", "--no-face-crop", "--min-frames", "32", "--workers", "1"]
+    failed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert failed.returncode == 1 and "bad.mp4 is not a media file" in failed.stderr
+    assert (tmp_path / "out" / "shards" / "train" / "good.tfrecord").exists()
+    accepted = subprocess.run(command + ["--skip-bad"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert accepted.returncode == 0 and "skipped (--skip-bad): bad" in accepted.stdout
+
+    from emokeras.models import build_av_model
+
+    model = build_av_model(clips=2, frames_per_clip=16, image_size=32, width_multiplier=1 / 16,
+                           audio_filters=(4, 8, 8, 16, 64), head_units=(16,))
+    model.save(tmp_path / "tiny.keras")
+    result = subprocess.run(
+        [sys.executable, "-m", "emokeras.cli", "extract-features", str(tmp_path / "tiny.keras"),
+         "--data", str(prepared), "--out", str(tmp_path / "features")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "features" / "features" / "train").iterdir()) == ["r0.tfrecord", "r1.tfrecord"]
