@@ -122,11 +122,10 @@ def _prepare(args):
 
 
 def _extract_features(args):
-    import keras
-
     from emokeras.data.features import extract_features
+    from emokeras.saving import load_model
 
-    model = keras.saving.load_model(args.model)
+    model = load_model(args.model)
     written = extract_features(model, args.data, args.out, batch_size=args.batch_size)
     print(f"features of {sum(written.values())} recording(s) in {args.out}: {written}")
     return 0

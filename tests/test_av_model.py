@@ -171,3 +171,24 @@ def test_mixed_precision_outputs_stay_float32():
 
 def test_build_av_model_is_the_class():
     assert isinstance(build_av_model(fusion="concat", **TINY_AV), AVEmotionRegressor)
+
+
+def test_saved_model_loads_in_a_fresh_process(tmp_path):
+    import subprocess
+    import sys
+
+    model = build_av_model(**TINY_AV)
+    window = tiny_window(seed=9)
+    np.save(tmp_path / "video.npy", window["video"])
+    np.save(tmp_path / "audio.npy", window["audio"])
+    np.save(tmp_path / "expected.npy", model.predict(window, verbose=0)["valence"])
+    model.save(tmp_path / "model.keras")
+    script = (
+        "import numpy as np, sys; from emokeras.saving import load_model; "
+        f"m = load_model(r'{tmp_path / 'model.keras'}'); "
+        f"x = {{'video': np.load(r'{tmp_path / 'video.npy'}'), 'audio': np.load(r'{tmp_path / 'audio.npy'}')}}; "
+        f"np.testing.assert_array_equal(m.predict(x, verbose=0)['valence'], np.load(r'{tmp_path / 'expected.npy'}')); "
+        "print('same')"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "same" in result.stdout, result.stderr[-2000:]
