@@ -55,7 +55,6 @@ def frame_rates(files, image_size=224, face_crop=True, repeats=3):
 
 
 def pipeline_vs_training(quick):
-    import keras
 
     from emokeras.data import make_dataset
     from emokeras.data import prepare_recordings
@@ -109,7 +108,6 @@ def pipeline_vs_training(quick):
 
 
 def run(quick=False, shared_data=None):
-    import os
 
     from emokeras.data.synthetic_corpus import write_synthetic_corpus
 
@@ -118,7 +116,7 @@ def run(quick=False, shared_data=None):
         files += sorted(pathlib.Path(shared_data, "real_media", "crema_d").glob("*.flv"))[: 1 if quick else 6]
         files += [pathlib.Path(shared_data, "real_media", "faces", "single_face.mp4")]
     with tempfile.TemporaryDirectory() as folder:
-        manifest = write_synthetic_corpus(folder, recordings=1, seconds=4 if quick else 20, image_size=224)
+        write_synthetic_corpus(folder, recordings=1, seconds=4 if quick else 20, image_size=224)
         synthetic = sorted(pathlib.Path(folder).glob("*.mp4"))
         rows = frame_rates(files, face_crop=True, repeats=1 if quick else 3)
         rows += frame_rates(synthetic, face_crop=False, repeats=1 if quick else 3)

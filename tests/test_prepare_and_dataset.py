@@ -3,7 +3,6 @@ generated media whose pixels and samples encode time, on a miniature RECOLA
 tree, on bad input and on real media."""
 
 import json
-import os
 import pathlib
 import subprocess
 import sys

@@ -3,7 +3,6 @@ import math
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from emokeras.data.dataset import window_starts
 from emokeras.data.label_processing import clip_targets

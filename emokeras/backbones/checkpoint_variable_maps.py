@@ -38,11 +38,60 @@ def conv_units(model, rank):
                 yield f"{name}/{scope}", unit
 
 
+def names_of_absent_layers(names, model, prefix, rank):
+    """The checkpoint names (under `prefix`) of whole endpoints, or the
+    classifier, that `model` does not have: it was cut with
+    `final_endpoint` or built without its top. Loaders skip these."""
+    present = {layer.name for layer in model.layers}
+    absent = {endpoint_name(name, rank) for name in I3D_ENDPOINTS} - present
+    if _logits_layer(model, rank) is None:
+        absent.add("Logits")
+    return [
+        name
+        for name in names
+        if name.startswith(prefix + "/") and name[len(prefix) + 1 :].split("/")[0] in absent
+    ]
+
+
 def _logits_layer(model, rank):
     name = f"Logits_Conv{rank}d_0c_1x1"
     if name in {layer.name for layer in model.layers}:
         return model.get_layer(name)
     return None
+
+
+# Where each convention keeps a unit's tensors, relative to the unit's scope,
+# and the classifier's.
+_DEEPMIND_NAMES = {
+    "kernel": "conv_3d/w",
+    "beta": "batch_norm/beta",
+    "moving_mean": "batch_norm/moving_mean",
+    "moving_variance": "batch_norm/moving_variance",
+    "logits_kernel": "Logits/Conv3d_0c_1x1/conv_3d/w",
+    "logits_bias": "Logits/Conv3d_0c_1x1/conv_3d/b",
+}
+_SLIM_NAMES = {
+    "kernel": "weights",
+    "beta": "BatchNorm/beta",
+    "moving_mean": "BatchNorm/moving_mean",
+    "moving_variance": "BatchNorm/moving_variance",
+    "logits_kernel": "Logits/Conv2d_0c_1x1/weights",
+    "logits_bias": "Logits/Conv2d_0c_1x1/biases",
+}
+
+
+def _variable_map(model, rank, prefix, names):
+    variables = {}
+    for scope, unit in conv_units(model, rank):
+        scope = f"{prefix}/{SCOPE_QUIRKS.get(scope, scope)}"
+        variables[f"{scope}/{names['kernel']}"] = unit.conv.kernel
+        for statistic in ("beta", "moving_mean", "moving_variance"):
+            variables[f"{scope}/{names[statistic]}"] = getattr(unit.batch_norm, statistic)
+    logits = _logits_layer(model, rank)
+    if logits is not None:
+        variables[f"{prefix}/{names['logits_kernel']}"] = logits.kernel
+        variables[f"{prefix}/{names['logits_bias']}"] = logits.bias
+    return variables
 
 
 def i3d_variable_map(model, prefix=DEEPMIND_RGB_PREFIX):
@@ -59,18 +108,7 @@ def i3d_variable_map(model, prefix=DEEPMIND_RGB_PREFIX):
         `"RGB/inception_i3d/Mixed_3b/Branch_1/Conv3d_0b_3x3/conv_3d/w"`, one
         entry per variable DeepMind stores for the layers the model has.
     """
-    variables = {}
-    for scope, unit in conv_units(model, rank=3):
-        scope = f"{prefix}/{SCOPE_QUIRKS.get(scope, scope)}"
-        variables[f"{scope}/conv_3d/w"] = unit.conv.kernel
-        variables[f"{scope}/batch_norm/beta"] = unit.batch_norm.beta
-        variables[f"{scope}/batch_norm/moving_mean"] = unit.batch_norm.moving_mean
-        variables[f"{scope}/batch_norm/moving_variance"] = unit.batch_norm.moving_variance
-    logits = _logits_layer(model, rank=3)
-    if logits is not None:
-        variables[f"{prefix}/Logits/Conv3d_0c_1x1/conv_3d/w"] = logits.kernel
-        variables[f"{prefix}/Logits/Conv3d_0c_1x1/conv_3d/b"] = logits.bias
-    return variables
+    return _variable_map(model, 3, prefix, _DEEPMIND_NAMES)
 
 
 def inception_v1_variable_map(model, prefix=SLIM_INCEPTION_V1_PREFIX):
@@ -86,15 +124,4 @@ def inception_v1_variable_map(model, prefix=SLIM_INCEPTION_V1_PREFIX):
         `"InceptionV1/Mixed_3b/Branch_1/Conv2d_0b_3x3/weights"` and
         `".../BatchNorm/moving_mean"`.
     """
-    variables = {}
-    for scope, unit in conv_units(model, rank=2):
-        scope = f"{prefix}/{SCOPE_QUIRKS.get(scope, scope)}"
-        variables[f"{scope}/weights"] = unit.conv.kernel
-        variables[f"{scope}/BatchNorm/beta"] = unit.batch_norm.beta
-        variables[f"{scope}/BatchNorm/moving_mean"] = unit.batch_norm.moving_mean
-        variables[f"{scope}/BatchNorm/moving_variance"] = unit.batch_norm.moving_variance
-    logits = _logits_layer(model, rank=2)
-    if logits is not None:
-        variables[f"{prefix}/Logits/Conv2d_0c_1x1/weights"] = logits.kernel
-        variables[f"{prefix}/Logits/Conv2d_0c_1x1/biases"] = logits.bias
-    return variables
+    return _variable_map(model, 2, prefix, _SLIM_NAMES)

@@ -1,6 +1,5 @@
 """`make_dataset`: prepared shards -> windows for `model.fit`, in-graph."""
 
-import pathlib
 
 import tensorflow as tf
 

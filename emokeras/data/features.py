@@ -25,7 +25,7 @@ from emokeras.data.label_processing import process_labels
 FEATURES_METADATA = "features_metadata.json"
 
 
-def _clip_windows(data_dir, split, path, count, clips, frames_per_clip, spec, size):
+def _clip_windows(path, count, clips, frames_per_clip, spec, size):
     """Windows of `clips` consecutive grid clips covering the whole recording;
     the last window is padded with empty clips. Yields (inputs, real clips)."""
     frames = tf.data.TFRecordDataset(path).map(lambda r: tf.io.parse_single_example(r, spec))
@@ -97,8 +97,7 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
     for done, (split, path, count) in enumerate(jobs, start=1):
         recording_id = pathlib.Path(path).stem
         inputs, labels, mask, grid_clips = _clip_windows(
-            data_dir, split, path, count, model.clips, model.frames_per_clip, spec,
-            metadata["image_size"],
+            path, count, model.clips, model.frames_per_clip, spec, metadata["image_size"]
         )
         visual = model.visual_encoder.predict(inputs["video"], batch_size=batch_size, verbose=0)
         audio = model.audio_encoder.predict(inputs["audio"], batch_size=batch_size, verbose=0)

@@ -6,7 +6,6 @@ import multiprocessing
 import os
 import pathlib
 import time
-import warnings
 
 import numpy as np
 
@@ -204,41 +203,14 @@ def _run(recordings, options, workers):
             yield future.result()
 
 
-def prepare_one(
-    recording,
-    out_dir,
-    targets,
-    frame_rate,
-    sample_rate,
-    image_size,
-    face_crop,
-    detect_every,
-    jpeg_quality,
-    min_frames,
-    allow_missing_labels,
-    missing_audio,
-):
+def prepare_one(recording, **options):
     """Prepares one recording; returns its report entry (never raises for
-    bad media or labels: the entry says `failed` and why)."""
+    bad media or labels: the entry says `failed` and why). `options` are
+    the keyword arguments of `_write_shard`."""
     started = time.time()
     entry = {"recording_id": recording.recording_id, "split": recording.split}
     try:
-        entry.update(
-            _write_shard(
-                recording,
-                out_dir,
-                targets,
-                frame_rate,
-                sample_rate,
-                image_size,
-                face_crop,
-                detect_every,
-                jpeg_quality,
-                min_frames,
-                allow_missing_labels,
-                missing_audio,
-            )
-        )
+        entry.update(_write_shard(recording, **options))
         entry["status"] = "ok"
     except (MediaError, LabelError, FileNotFoundError, ValueError) as error:
         entry.update(status="failed", reason=str(error))

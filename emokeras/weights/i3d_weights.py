@@ -7,7 +7,7 @@ import pathlib
 from emokeras.backbones.checkpoint_variable_maps import DEEPMIND_RGB_PREFIX
 from emokeras.backbones.checkpoint_variable_maps import SCOPE_QUIRKS
 from emokeras.backbones.checkpoint_variable_maps import i3d_variable_map
-from emokeras.backbones.inception_v1_trunk import I3D_ENDPOINTS
+from emokeras.backbones.checkpoint_variable_maps import names_of_absent_layers
 from emokeras.weights.named_arrays import assign_named_arrays
 from emokeras.weights.named_arrays import checkpoint_prefix
 from emokeras.weights.named_arrays import is_pickle
@@ -73,20 +73,6 @@ def read_i3d_arrays(source):
     return read_tf_checkpoint(prefix)
 
 
-def _names_of_absent_layers(arrays, model, prefix):
-    """Checkpoint names of whole endpoints (or the classifier) that `model`
-    does not have: cut with `final_endpoint`, or built without its top."""
-    present = {layer.name for layer in model.layers}
-    absent = {name for name in I3D_ENDPOINTS if name not in present}
-    if "Logits_Conv3d_0c_1x1" not in present:
-        absent.add("Logits")
-    return [
-        name
-        for name in arrays
-        if name.startswith(prefix + "/") and name[len(prefix) + 1 :].split("/")[0] in absent
-    ]
-
-
 def load_i3d_weights(model, source, prefix=DEEPMIND_RGB_PREFIX):
     """Loads pretrained weights into an `I3D`, by DeepMind's variable names.
 
@@ -112,7 +98,7 @@ def load_i3d_weights(model, source, prefix=DEEPMIND_RGB_PREFIX):
         i3d_variable_map(model, prefix),
         arrays,
         source,
-        ignored_names=_names_of_absent_layers(arrays, model, prefix),
+        ignored_names=names_of_absent_layers(arrays, model, prefix, rank=3),
     )
 
 
@@ -163,6 +149,6 @@ def convert_i3d_checkpoint(source, output, include_top=True, overwrite=False):
         i3d_variable_map(model),
         arrays,
         source,
-        ignored_names=_names_of_absent_layers(arrays, model, DEEPMIND_RGB_PREFIX),
+        ignored_names=names_of_absent_layers(arrays, model, DEEPMIND_RGB_PREFIX, rank=3),
     )
     return save_weights_atomically(model, output, overwrite=overwrite), num_classes

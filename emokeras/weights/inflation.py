@@ -8,8 +8,7 @@ import numpy as np
 from emokeras.backbones.checkpoint_variable_maps import SLIM_INCEPTION_V1_PREFIX
 from emokeras.backbones.checkpoint_variable_maps import conv_units
 from emokeras.backbones.checkpoint_variable_maps import inception_v1_variable_map
-from emokeras.backbones.inception_v1_trunk import I3D_ENDPOINTS
-from emokeras.backbones.inception_v1_trunk import endpoint_name
+from emokeras.backbones.checkpoint_variable_maps import names_of_absent_layers
 from emokeras.weights.named_arrays import assign_named_arrays
 from emokeras.weights.named_arrays import checkpoint_prefix
 from emokeras.weights.named_arrays import read_tf_checkpoint
@@ -40,16 +39,8 @@ def load_inception_v1_weights(model, source, prefix=SLIM_INCEPTION_V1_PREFIX):
             "inception_v1.ckpt, its .index file, or its folder)"
         )
     arrays = read_tf_checkpoint(checkpoint)
-    present = {layer.name for layer in model.layers}
-    absent = {endpoint_name(name, 2) for name in I3D_ENDPOINTS} - present
-    if "Logits_Conv2d_0c_1x1" not in present:
-        absent.add("Logits")
-    ignored = [
-        name
-        for name in arrays
-        if not name.startswith(prefix + "/")
-        or name[len(prefix) + 1 :].split("/")[0] in absent
-    ]
+    outside = [name for name in arrays if not name.startswith(prefix + "/")]
+    ignored = outside + names_of_absent_layers(arrays, model, prefix, rank=2)
     assign_named_arrays(inception_v1_variable_map(model, prefix), arrays, source, ignored)
 
 
