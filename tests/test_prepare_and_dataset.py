@@ -102,6 +102,7 @@ def test_eval_windows_align_video_audio_and_labels(prepared):
     for inputs, targets, info in make_dataset(prepared, "train", mode="eval", clips=2, frames_per_clip=16, batch_size=5):
         for b in range(len(info["start_frame"])):
             start = int(info["start_frame"][b])
+            assert float(info["start_time"][b]) == start / 25
             seen.append((info["recording_id"][b].numpy().decode(), start))
             video, audio = inputs["video"][b].numpy(), inputs["audio"][b].numpy()
             # Frame k of the window is source frame start + k (25 fps source).

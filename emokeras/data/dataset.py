@@ -76,8 +76,9 @@ def make_dataset(
         mode: `"train"` (shuffled, random window offsets, full batches only,
             for `fit`) or `"eval"` (every window once, recordings and windows in
             order, last partial batch kept, and a third element
-            `{"recording_id", "start_frame"}` per window so predictions can be
-            put back on each recording's timeline).
+            `{"recording_id", "start_frame", "start_time"}` per window (time in
+            seconds) so predictions can be put back on each recording's
+            timeline).
         clips: clips per window, `L`.
         frames_per_clip: frames per clip, `T`.
         stride: frames between window starts (default: one clip).
@@ -160,7 +161,11 @@ def make_dataset(
         inputs = {"video": video, "audio": element["audio"]}
         outputs = {t: element["labels"][:, j] for j, t in enumerate(targets)}
         if mode == "eval":
-            info = {"recording_id": element["recording_id"], "start_frame": element["start_frame"]}
+            info = {
+                "recording_id": element["recording_id"],
+                "start_frame": element["start_frame"],
+                "start_time": tf.cast(element["start_frame"], tf.float64) / metadata["frame_rate"],
+            }
             return inputs, outputs, info
         if with_weights:
             return inputs, outputs, {t: element["weights"][:, j] for j, t in enumerate(targets)}
