@@ -1,0 +1,203 @@
+"""Export for TensorFlow Serving: a SavedModel with fixed-shape signatures,
+warm-up requests, published atomically as `<base_dir>/<version>/`."""
+
+import os
+import pathlib
+import shutil
+
+import numpy as np
+import tensorflow as tf
+
+SIGNATURES = ("serving_default", "serving_jpeg", "serving_features")
+WARMUP_FILE = "tf_serving_warmup_requests"
+
+
+def _checked(tensor, expected, name):
+    """Fails with a message naming the expected shape (TF Serving passes the
+    message to the client) instead of an obscure reshape error deep inside."""
+    expected_text = "(batch, " + ", ".join(str(d) for d in expected) + ")"
+    check = tf.debugging.assert_equal(
+        tf.shape(tensor)[1:],
+        tf.constant(expected, tf.int32),
+        message=f"input `{name}` must have shape {expected_text}",
+    )
+    # Everything downstream waits for the check, so it is the error reported.
+    with tf.control_dependencies([check]):
+        return tf.identity(tensor)
+
+
+def serving_functions(model):
+    """The three serving functions of an `AVEmotionRegressor`, each with its
+    input signature. Preprocessing (scaling to [-1, 1], log-mel) happens
+    inside the model, as in training; outputs are float32 whatever the
+    dtype policy."""
+    frames = model.clips * model.frames_per_clip
+    size = model.image_size
+    samples = model.clips * model.samples_per_clip
+    video_shape = (frames, size, size, 3)
+    targets = list(model.targets)
+
+    def outputs_of(predictions):
+        return {t: tf.cast(predictions[t], tf.float32) for t in targets}
+
+    def raw_inputs(video, audio):
+        inputs = {}
+        if "video" in model.input:
+            inputs["video"] = tf.cast(_checked(video, video_shape, "video"), tf.float32)
+        if "audio" in model.input:
+            inputs["audio"] = _checked(audio, (samples,), "audio")
+        return inputs
+
+    def serving_default(video, audio):
+        return outputs_of(model(raw_inputs(video, audio), training=False))
+
+    def serving_jpeg(video_jpeg, audio):
+        flat = tf.reshape(_checked(video_jpeg, (frames,), "video_jpeg"), [-1])
+        decoded = tf.map_fn(
+            lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
+            flat,
+            fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
+        )
+        check = tf.debugging.assert_equal(
+            tf.shape(decoded)[1:3],
+            tf.constant([size, size]),
+            message=f"JPEG frames of `video_jpeg` must be {size} x {size} pixels",
+        )
+        with tf.control_dependencies([check]):
+            video = tf.reshape(decoded, (-1,) + video_shape)
+        return serving_default(video, audio)
+
+    head = model.fusion_regressor
+
+    def serving_features(visual_features, audio_features):
+        inputs = {}
+        if "visual_features" in head.input:
+            inputs["visual_features"] = _checked(
+                visual_features, tuple(head.input["visual_features"].shape[1:]), "visual_features"
+            )
+        if "audio_features" in head.input:
+            inputs["audio_features"] = _checked(
+                audio_features, tuple(head.input["audio_features"].shape[1:]), "audio_features"
+            )
+        return outputs_of(head(inputs, training=False))
+
+    visual_dim = head.visual_dim or head.audio_dim
+    return {
+        "serving_default": (
+            serving_default,
+            [
+                tf.TensorSpec((None,) + video_shape, tf.uint8, name="video"),
+                tf.TensorSpec((None, samples), tf.float32, name="audio"),
+            ],
+        ),
+        "serving_jpeg": (
+            serving_jpeg,
+            [
+                tf.TensorSpec((None, frames), tf.string, name="video_jpeg"),
+                tf.TensorSpec((None, samples), tf.float32, name="audio"),
+            ],
+        ),
+        "serving_features": (
+            serving_features,
+            [
+                tf.TensorSpec((None, model.clips, visual_dim), tf.float32, name="visual_features"),
+                tf.TensorSpec((None, model.clips, head.audio_dim), tf.float32, name="audio_features"),
+            ],
+        ),
+    }
+
+
+def _warmup_requests(model, model_name, functions):
+    """PredictionLog records (the official protos) that TF Serving replays
+    at load time so the first real request is not slow."""
+    from tensorflow_serving.apis import model_pb2
+    from tensorflow_serving.apis import predict_pb2
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    records = []
+    for signature in ("serving_default", "serving_features"):
+        _, specs = functions[signature]
+        request = predict_pb2.PredictRequest(
+            model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)
+        )
+        for spec in specs:
+            shape = (1,) + tuple(spec.shape[1:])
+            request.inputs[spec.name].CopyFrom(
+                tf.make_tensor_proto(np.zeros(shape, spec.dtype.as_numpy_dtype))
+            )
+        log = prediction_log_pb2.PredictionLog(
+            predict_log=prediction_log_pb2.PredictLog(request=request)
+        )
+        records.append(log.SerializeToString())
+    return records
+
+
+def export_saved_model(model, base_dir, version, model_name="emokeras", overwrite=False):
+    """Writes `model` as a TF Serving SavedModel at `<base_dir>/<version>/`.
+
+    Signatures (all with fixed shapes, float32 outputs named after the
+    targets, e.g. `valence`, `arousal`: `(batch, clips)`):
+    - `serving_default`: `video` uint8 `(batch, clips * frames_per_clip,
+      image_size, image_size, 3)` face crops and `audio` float32
+      `(batch, clips * samples_per_clip)` at the model's sample rate;
+    - `serving_jpeg`: `video_jpeg` string `(batch, clips * frames_per_clip)`
+      of JPEG-encoded crops (compact over REST with base64) and `audio`;
+    - `serving_features`: `visual_features`, `audio_features` float32
+      `(batch, clips, features)`, for cached features.
+
+    The graph holds stock TensorFlow ops only, nothing XLA-compiled, and
+    `assets.extra/tf_serving_warmup_requests`. The version is written to a
+    hidden temporary folder and renamed into place, so a server polling
+    `base_dir` never sees a half-written version.
+
+    Args:
+        model: an `emokeras.models.AVEmotionRegressor`.
+        base_dir: the model's folder that TF Serving watches.
+        version: a positive integer.
+        model_name: the name TF Serving serves it under (in the warm-up
+            requests).
+        overwrite: replace an existing version.
+
+    Returns:
+        The path of the published version.
+    """
+    import keras
+
+    version = int(version)
+    if version <= 0:
+        raise ValueError(f"version must be a positive integer. Received: {version}")
+    base_dir = pathlib.Path(base_dir)
+    final = base_dir / str(version)
+    if final.exists() and not overwrite:
+        raise FileExistsError(
+            f"{final} exists; pass overwrite=True (--overwrite) to replace it, or "
+            "export a new version number"
+        )
+    base_dir.mkdir(parents=True, exist_ok=True)
+    temporary = base_dir / f".partial-{version}-{os.getpid()}"
+    if temporary.exists():
+        shutil.rmtree(temporary)
+    try:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        functions = serving_functions(model)
+        for name in SIGNATURES:
+            function, signature = functions[name]
+            archive.add_endpoint(name=name, fn=function, input_signature=signature)
+        archive.write_out(str(temporary), verbose=False)
+        extra = temporary / "assets.extra"
+        extra.mkdir()
+        with tf.io.TFRecordWriter(str(extra / WARMUP_FILE)) as writer:
+            for record in _warmup_requests(model, model_name, functions):
+                writer.write(record)
+        if final.exists():  # overwrite: swap, then delete the old version
+            retired = base_dir / f".retired-{version}-{os.getpid()}"
+            os.rename(final, retired)
+            os.rename(temporary, final)
+            shutil.rmtree(retired)
+        else:
+            os.rename(temporary, final)
+    finally:
+        if temporary.exists():
+            shutil.rmtree(temporary)
+    return final
