@@ -30,6 +30,9 @@ setup(
         "av>=14",
         # Face detection (Haar cascades ship inside the wheel), JPEG, drawing.
         "opencv-python-headless>=4.8,<5",
+        # TF Serving's protos: warm-up requests at export, the gRPC client.
+        "tensorflow-serving-api==2.21.0",
+        "matplotlib>=3.7",
     ],
     extras_require={
         "test": [
@@ -37,6 +40,8 @@ setup(
             "scipy>=1.11",
             # Runs the backend-agnostic layers on a second Keras backend.
             "jax[cpu]>=0.4.30",
+            # Reads the deployment files (docker compose, Kubernetes).
+            "pyyaml>=6",
         ],
     },
     entry_points={"console_scripts": ["emokeras=emokeras.cli:main"]},

@@ -149,6 +149,21 @@ def _synth(args):
     return 0
 
 
+def _export(args):
+    from emokeras.saving import load_model
+    from emokeras.serving import export_saved_model
+
+    model = load_model(args.model, compile=False)
+    path = export_saved_model(
+        model, args.base_dir, args.version, model_name=args.model_name, overwrite=args.overwrite
+    )
+    print(
+        f"exported {args.model} to {path} (signatures serving_default, serving_jpeg, "
+        f"serving_features); serve {args.base_dir} as model '{args.model_name}'"
+    )
+    return 0
+
+
 def build_parser():
     from emokeras.choices import FUSIONS
     from emokeras.choices import VISUAL_BACKBONES
@@ -317,6 +332,26 @@ def build_parser():
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--image-size", type=int, default=112)
     synth.set_defaults(run=_synth)
+
+    export = commands.add_parser(
+        "export",
+        help="export a trained model as a TensorFlow Serving SavedModel version",
+        description=(
+            "Write MODEL.keras as a SavedModel at BASE_DIR/VERSION for TensorFlow "
+            "Serving: signatures serving_default (uint8 video + float32 audio), "
+            "serving_jpeg (JPEG frames as strings + audio) and serving_features "
+            "(cached clip features); float32 outputs named after the targets; "
+            "warm-up requests; published atomically (a server polling BASE_DIR "
+            "never sees a half-written version)."
+        ),
+        epilog="example: emokeras export runs/demo/model.keras --base-dir models/emokeras --version 1",
+    )
+    export.add_argument("model", help="a saved AVEmotionRegressor (.keras)")
+    export.add_argument("--base-dir", required=True, help="the folder TF Serving watches")
+    export.add_argument("--version", type=int, required=True)
+    export.add_argument("--model-name", default="emokeras")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    export.set_defaults(run=_export)
     return parser
 
 

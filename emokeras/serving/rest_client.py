@@ -1,0 +1,122 @@
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+from emokeras.serving.serving_error import ServingError
+
+# Worth retrying: the server is starting, overloaded or behind a proxy hiccup.
+RETRYABLE_HTTP = (429, 502, 503, 504)
+
+
+class RestClient:
+    """A client of TensorFlow Serving's REST API (`/v1/models/...`).
+
+    Sends the columnar `"inputs"` format; `bytes` / string arrays (e.g. the
+    JPEG frames of the `serving_jpeg` signature) travel base64-encoded as
+    `{"b64": ...}`, as TF Serving expects. Transient failures (connection
+    refused or reset, timeouts, HTTP 429 / 502 / 503 / 504) are retried with
+    exponential backoff; other errors raise `ServingError` quoting the
+    server's message.
+
+    Args:
+        url: the server, e.g. `"http://localhost:8501"`.
+        model_name: the served model's name.
+        version: a model version to pin, or `None` for the latest.
+        timeout: seconds per attempt.
+        retries: extra attempts after a transient failure.
+        backoff: seconds before the first retry (doubled each time).
+
+    Example:
+
+    >>> client = RestClient("http://localhost:8501", model_name="emokeras")
+    >>> # client.predict({"video": video, "audio": audio})["valence"]
+    """
+
+    def __init__(self, url, model_name="emokeras", version=None, timeout=60.0, retries=3, backoff=0.5):
+        self.url = url.rstrip("/")
+        self.model_name = model_name
+        self.version = version
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+
+    @property
+    def model_url(self):
+        url = f"{self.url}/v1/models/{self.model_name}"
+        return url if self.version is None else f"{url}/versions/{self.version}"
+
+    def status(self):
+        """The model's version status (`GET /v1/models/<name>`)."""
+        return self._request(self.model_url)
+
+    def metadata(self):
+        """The model's signatures (`GET /v1/models/<name>/metadata`)."""
+        return self._request(f"{self.model_url}/metadata")
+
+    def predict(self, inputs, signature_name="serving_default"):
+        """Runs one request.
+
+        Args:
+            inputs: `{input name: array}` with the batch as the first axis.
+            signature_name: the signature to call.
+
+        Returns:
+            `{output name: np.ndarray}`.
+        """
+        body = {"signature_name": signature_name, "inputs": {k: _to_json(v) for k, v in inputs.items()}}
+        answer = self._request(f"{self.model_url}:predict", body)
+        outputs = answer.get("outputs")
+        if not isinstance(outputs, dict):  # a single output comes unnamed
+            outputs = {"output": outputs}
+        return {name: np.asarray(value, np.float32) for name, value in outputs.items()}
+
+    def _request(self, url, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        last_error = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            request = urllib.request.Request(
+                url, data=data, headers={"Content-Type": "application/json"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return json.loads(response.read())
+            except urllib.error.HTTPError as error:
+                message = _server_message(error)
+                last_error = ServingError(
+                    f"{url}: HTTP {error.code}: {message}",
+                    status=error.code,
+                    retryable=error.code in RETRYABLE_HTTP,
+                )
+                if not last_error.retryable:
+                    raise last_error from None
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+                reason = getattr(error, "reason", error)
+                last_error = ServingError(f"{url}: {reason}", retryable=True)
+        raise ServingError(
+            f"{last_error} (gave up after {self.retries + 1} attempts)",
+            status=last_error.status,
+            retryable=True,
+        )
+
+
+def _server_message(error):
+    text = error.read().decode(errors="replace")
+    try:
+        return json.loads(text).get("error", text)
+    except (ValueError, AttributeError):
+        return text
+
+
+def _to_json(value):
+    array = np.asarray(value)
+    if array.dtype.kind in "SO":
+        return np.vectorize(
+            lambda item: {"b64": base64.b64encode(item).decode()}, otypes=[object]
+        )(array).tolist()
+    return array.tolist()
