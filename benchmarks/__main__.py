@@ -20,8 +20,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}")
     from benchmarks import data_pipeline
+    from benchmarks import serving
 
     data_pipeline.run(quick=args.quick, shared_data=args.shared_data)
+    serving.run(quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -164,6 +164,44 @@ def _export(args):
     return 0
 
 
+def _predict(args):
+    import pathlib
+
+    from emokeras.prediction import local_predictor
+    from emokeras.prediction import plot_predictions
+    from emokeras.prediction import predict_video
+    from emokeras.prediction import server_predictor
+    from emokeras.prediction import write_predictions_csv
+
+    if bool(args.model) == bool(args.server):
+        print("emokeras predict: give --model MODEL.keras or --server URL (one of them)", file=sys.stderr)
+        return 2
+    if args.model:
+        from emokeras.saving import load_model
+
+        predict, geometry = local_predictor(load_model(args.model, compile=False))
+    else:
+        predict, geometry = server_predictor(args.server, model_name=args.model_name)
+    times, predictions = predict_video(
+        args.video, predict, geometry, audio=args.audio, stride=args.stride,
+        face_crop=not args.no_face_crop, batch_size=args.batch_size,
+    )
+    truth = None
+    if args.labels:
+        from emokeras.data.labels import labels_on_frames
+        from emokeras.data.labels import read_label_csv
+
+        label_times, values = read_label_csv(args.labels, allow_missing=True)
+        truth, _ = labels_on_frames(label_times, values, geometry["frame_rate"], args.labels)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = pathlib.Path(args.video).stem
+    table = write_predictions_csv(out / f"{stem}_predictions.csv", times, predictions, truth)
+    figure = plot_predictions(out / f"{stem}_predictions.png", times, predictions, truth, title=stem)
+    print(f"{len(times)} frames ({times[-1]:.1f} s) predicted\n  table: {table}\n  plot:  {figure}")
+    return 0
+
+
 def build_parser():
     from emokeras.choices import FUSIONS
     from emokeras.choices import VISUAL_BACKBONES
@@ -352,6 +390,34 @@ def build_parser():
     export.add_argument("--model-name", default="emokeras")
     export.add_argument("--overwrite", action="store_true", help="replace an existing version")
     export.set_defaults(run=_export)
+
+    predict = commands.add_parser(
+        "predict",
+        help="per-frame valence / arousal for a video, as a CSV and a plot",
+        description=(
+            "Decode a video of a face, crop the face, cut windows, predict them with "
+            "a saved model or a TF Serving server, and stitch the clip predictions "
+            "into one per-frame series over the whole video (any length; frames are "
+            "streamed). Writes <video>_predictions.csv and .png."
+        ),
+        epilog=(
+            "examples:\n  emokeras predict talk.mp4 --model runs/demo/model.keras --out predictions\n"
+            "  emokeras predict talk.mp4 --server http://localhost:8501 --out predictions\n"
+            "  emokeras predict talk.mp4 --server localhost:8500 --labels talk.csv"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    predict.add_argument("video")
+    predict.add_argument("--model", help="a saved AVEmotionRegressor (.keras)")
+    predict.add_argument("--server", help="TF Serving: http(s)://host:8501 (REST) or host:8500 (gRPC)")
+    predict.add_argument("--model-name", default="emokeras", help="the served model's name")
+    predict.add_argument("--audio", help="a separate audio file (default: the video's track)")
+    predict.add_argument("--labels", help="a per-frame label CSV to plot as ground truth")
+    predict.add_argument("--out", default=".", help="output folder")
+    predict.add_argument("--stride", type=int, help="frames between windows (default: one clip)")
+    predict.add_argument("--batch-size", type=int, default=4)
+    predict.add_argument("--no-face-crop", action="store_true", help="the video is already a face crop")
+    predict.set_defaults(run=_predict)
     return parser
 
 

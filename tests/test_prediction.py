@@ -1,0 +1,116 @@
+"""`emokeras predict`: windows over a whole video, stitched back per frame,
+in-process and through TF Serving's protocols."""
+
+import csv
+import pathlib
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from emokeras.data import centre_crop
+from emokeras.data import iter_video_frames
+from emokeras.data import load_audio
+from emokeras.models import build_av_model
+from emokeras.prediction import local_predictor
+from emokeras.prediction import predict_video
+from emokeras.prediction import server_predictor
+from emokeras.serving import export_saved_model
+from tests.media_factory import write_media
+from tests.serving_standin import ModelStandIn
+from tests.serving_standin import make_grpc_server
+from tests.serving_standin import make_rest_server
+from tests.tiny import TINY_AV
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(3)
+    return build_av_model(**TINY_AV)
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    return write_media(tmp_path_factory.mktemp("video") / "talk.mov", seconds=3.0, fps=25, size=(64, 48))
+
+
+def _stitched_by_hand(model, video, stride):
+    """The same result computed window by window with NumPy."""
+    frames = np.stack([centre_crop(f, 16) for _, f in iter_video_frames(video, 25)])
+    audio = load_audio(video)
+    starts = list(range(0, len(frames) - 16 + 1, stride))
+    if starts[-1] != len(frames) - 16:
+        starts.append(len(frames) - 16)
+    sums, counts = np.zeros((len(frames), 2)), np.zeros(len(frames))
+    for start in starts:
+        outputs = model.predict(
+            {"video": frames[None, start : start + 16], "audio": audio[None, start * 640 : (start + 16) * 640]},
+            verbose=0,
+        )
+        for clip in range(2):
+            span = slice(start + 8 * clip, start + 8 * clip + 8)
+            sums[span, 0] += outputs["valence"][0, clip]
+            sums[span, 1] += outputs["arousal"][0, clip]
+            counts[span] += 1
+    return sums / counts[:, None]
+
+
+@pytest.mark.parametrize("stride", [8, 16, 5])
+def test_stitched_predictions_match_a_window_by_window_computation(model, video, stride):
+    predict, geometry = local_predictor(model)
+    times, predictions = predict_video(video, predict, geometry, stride=stride, face_crop=False, batch_size=3, progress=False)
+    assert len(times) == 75 and times[1] == pytest.approx(0.04)
+    expected = _stitched_by_hand(model, video, stride)
+    np.testing.assert_allclose(predictions["valence"], expected[:, 0], atol=1e-5)
+    np.testing.assert_allclose(predictions["arousal"], expected[:, 1], atol=1e-5)
+
+
+def test_too_short_video_is_refused(model, tmp_path):
+    short = write_media(tmp_path / "short.mov", seconds=0.4, fps=25)
+    predict, geometry = local_predictor(model)
+    with pytest.raises(ValueError, match="short.mov has 10 frames .* shorter than one window of 16"):
+        predict_video(short, predict, geometry, face_crop=False, progress=False)
+
+
+def test_cli_writes_csv_and_plot(model, video, tmp_path):
+    model.save(tmp_path / "model.keras")
+    labels = tmp_path / "talk.csv"
+    labels.write_text("time,valence,arousal\n" + "".join(f"{k / 25:.2f},0.1,-0.2\n" for k in range(75)))
+    result = subprocess.run(
+        [sys.executable, "-m", "emokeras.cli", "predict", str(video), "--model", str(tmp_path / "model.keras"),
+         "--labels", str(labels), "--out", str(tmp_path / "out"), "--no-face-crop"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = list(csv.reader(open(tmp_path / "out" / "talk_predictions.csv")))
+    assert rows[0] == ["time", "arousal", "valence", "arousal_true", "valence_true"]
+    assert len(rows) == 76 and rows[1][3] == "-0.20000"
+    png = (tmp_path / "out" / "talk_predictions.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_predicting_through_the_server_protocols(model, video, tmp_path):
+    export_saved_model(model, tmp_path / "emokeras", version=1)
+    stand_in = ModelStandIn(tmp_path / "emokeras")
+    rest, rest_url = make_rest_server(stand_in)
+    grpc_server, grpc_target = make_grpc_server(stand_in)
+    try:
+        local, geometry = local_predictor(model)
+        _, expected = predict_video(video, local, geometry, face_crop=False, progress=False)
+        predict, served_geometry = server_predictor(grpc_target)
+        assert {k: served_geometry[k] for k in ("clips", "frames_per_clip", "image_size", "frame_rate")} == {
+            "clips": 2, "frames_per_clip": 8, "image_size": 16, "frame_rate": 25,
+        }
+        _, over_grpc = predict_video(video, predict, served_geometry, face_crop=False, progress=False)
+        np.testing.assert_allclose(over_grpc["valence"], expected["valence"], atol=1e-5)
+        predict, served_geometry = server_predictor(rest_url)  # JPEG frames over REST
+        _, over_rest = predict_video(video, predict, served_geometry, face_crop=False, progress=False)
+        # JPEG at quality 95 moves pixels by a few levels: close, not equal.
+        np.testing.assert_allclose(over_rest["arousal"], expected["arousal"], atol=0.02)
+    finally:
+        rest.shutdown()
+        grpc_server.stop(0)
