@@ -33,6 +33,8 @@ setup(
         # TF Serving's protos: warm-up requests at export, the gRPC client.
         "tensorflow-serving-api==2.21.0",
         "matplotlib>=3.7",
+        # Training configs (`emokeras train --config run.yaml`).
+        "pyyaml>=6",
     ],
     extras_require={
         "test": [

@@ -55,6 +55,7 @@ def make_dataset(
     median_width=1,
     label_delays=None,
     cycle_length=4,
+    modalities=("video", "audio"),
 ):
     """Windows of prepared recordings for the audio-visual model, in-graph.
 
@@ -91,6 +92,8 @@ def make_dataset(
         label_delays: annotation delay in frames, one int for all targets or
             `{target: frames}` (paper: valence 58, arousal 68 at 25 fps).
         cycle_length: recordings read in parallel.
+        modalities: the inputs to yield, `"video"` and/or `"audio"` (an
+            audio-only model need not pay for decoding JPEG frames).
 
     Returns:
         A `tf.data.Dataset`.
@@ -99,6 +102,9 @@ def make_dataset(
         raise ValueError(f"mode must be one of {MODES}. Received: {mode!r}")
     if last_window not in LAST_WINDOW_RULES:
         raise ValueError(f"last_window must be one of {LAST_WINDOW_RULES}. Received: {last_window!r}")
+    unknown = set(modalities) - {"video", "audio"}
+    if unknown or not modalities:
+        raise ValueError(f"modalities must name 'video' and/or 'audio'. Received: {modalities!r}")
     metadata = shard_format.read_metadata(data_dir)
     targets = metadata["targets"]
     delays = _delays_for(targets, label_delays)
@@ -153,12 +159,15 @@ def make_dataset(
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
     def to_model_inputs(element):
-        video = tf.map_fn(
-            lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
-            element["jpeg"],
-            fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8),
-        )
-        inputs = {"video": video, "audio": element["audio"]}
+        inputs = {}
+        if "video" in modalities:
+            inputs["video"] = tf.map_fn(
+                lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
+                element["jpeg"],
+                fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8),
+            )
+        if "audio" in modalities:
+            inputs["audio"] = element["audio"]
         outputs = {t: element["labels"][:, j] for j, t in enumerate(targets)}
         if mode == "eval":
             info = {

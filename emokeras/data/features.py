@@ -89,8 +89,12 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
             jobs += [(split, *job) for job in zip(*shard_files(data_dir, split))]
         except FileNotFoundError:
             continue
+    if not jobs:
+        raise FileNotFoundError(
+            f"No prepared recordings in {data_dir} for splits {list(splits)}: run `emokeras prepare` first"
+        )
     bar = None
-    if progress and jobs:
+    if progress:
         import keras
 
         bar = keras.utils.Progbar(len(jobs), unit_name="recording")

@@ -26,12 +26,19 @@ def shard_path(out_dir, split, recording_id):
     return pathlib.Path(out_dir) / "shards" / split / f"{recording_id}.tfrecord"
 
 
-def write_json_atomically(path, value):
+def write_text_atomically(path, text):
+    """Writes `text` to a temporary file beside `path`, then renames it: a
+    reader (or a crash) never sees half a file."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    temporary.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    temporary.write_text(text)
     os.replace(temporary, path)
+    return path
+
+
+def write_json_atomically(path, value):
+    return write_text_atomically(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
 def read_metadata(data_dir):

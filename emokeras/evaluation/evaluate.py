@@ -1,0 +1,107 @@
+"""`evaluate`: CCC, PCC and RMSE per target, per recording and over all
+recordings concatenated, at the annotation rate, with AVEC-style
+post-processing fitted on the development split and applied to test."""
+
+import json
+import pathlib
+
+import numpy as np
+
+from emokeras.evaluation.postprocessing import apply_postprocessing
+from emokeras.evaluation.postprocessing import fit_postprocessing
+from emokeras.metrics.ccc import concordance_correlation
+
+ALL = "all"
+
+
+def series_scores(prediction, truth, mask):
+    """`{"ccc", "pcc", "rmse", "frames"}` of one series (masked frames and
+    frames no window covered are left out)."""
+    keep = np.asarray(mask, bool) & ~np.isnan(prediction)
+    p = np.asarray(prediction, np.float64)[keep]
+    t = np.asarray(truth, np.float64)[keep]
+    if len(p) < 2:
+        return {"ccc": float("nan"), "pcc": float("nan"), "rmse": float("nan"), "frames": int(len(p))}
+    pcc = float(np.corrcoef(p, t)[0, 1]) if p.std() > 0 and t.std() > 0 else 0.0
+    return {
+        "ccc": float(concordance_correlation(t, p)),
+        "pcc": pcc,
+        "rmse": float(np.sqrt(np.mean((p - t) ** 2))),
+        "frames": int(len(p)),
+    }
+
+
+def score_results(results, targets):
+    """`{target: {recording_id | "all": scores}}`."""
+    scores = {}
+    for j, target in enumerate(targets):
+        per = {rid: series_scores(pred[:, j], true[:, j], mask[:, j]) for rid, (pred, true, mask) in results.items()}
+        per[ALL] = series_scores(
+            np.concatenate([pred[:, j] for pred, _, _ in results.values()]),
+            np.concatenate([true[:, j] for _, true, _ in results.values()]),
+            np.concatenate([mask[:, j] for _, _, mask in results.values()]),
+        )
+        scores[target] = per
+    return scores
+
+
+def evaluate_model(
+    model, data_dir, dev_split="dev", test_split="test", median_width=1, label_delays=None,
+    features_dir=None, batch_size=8, postprocess=True,
+):
+    """Scores `model` on `test_split`, raw and post-processed (fitted on
+    `dev_split` only; test labels are never used to fit anything).
+
+    Returns a JSON-able dict: `{"targets", "raw": scores, "postprocessed":
+    scores, "postprocessing": params}` (scores as `score_results`).
+    """
+    from emokeras.evaluation.frame_predictions import model_frame_predictions
+
+    options = dict(median_width=median_width, label_delays=label_delays, features_dir=features_dir, batch_size=batch_size)
+    test, targets = model_frame_predictions(model, data_dir, test_split, **options)
+    report = {"targets": targets, "split": test_split, "raw": score_results(test, targets)}
+    if postprocess:
+        dev, _ = model_frame_predictions(model, data_dir, dev_split, **options)
+        params = fit_postprocessing(dev, targets)
+        report["postprocessing"] = {"fitted_on": dev_split, **params}
+        report["postprocessed"] = score_results(apply_postprocessing(test, targets, params), targets)
+    return report
+
+
+def format_table(report, which="raw"):
+    """A markdown table: one row per recording (and `all`), CCC / PCC /
+    RMSE per target."""
+    targets = report["targets"]
+    scores = report[which]
+    header = "| recording | " + " | ".join(f"{t} CCC | {t} PCC | {t} RMSE" for t in targets) + " |"
+    rule = "|---|" + "---:|" * (3 * len(targets))
+    rows = [header, rule]
+    recordings = [r for r in scores[targets[0]] if r != ALL] + [ALL]
+    for rid in recordings:
+        cells = []
+        for t in targets:
+            s = scores[t][rid]
+            cells += [f"{s['ccc']:.3f}", f"{s['pcc']:.3f}", f"{s['rmse']:.3f}"]
+        name = f"**{rid}**" if rid == ALL else rid
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def write_report(report, out_dir, stem="evaluation"):
+    """Writes `<stem>.json` and `<stem>.md` (atomically); returns both paths."""
+    from emokeras.data.shard_format import write_json_atomically
+    from emokeras.data.shard_format import write_text_atomically
+
+    out_dir = pathlib.Path(out_dir)
+    json_path = write_json_atomically(out_dir / f"{stem}.json", report)
+    text = [f"# Evaluation on {report['split']}", "", "## Raw predictions", "", format_table(report, "raw")]
+    if "postprocessed" in report:
+        params = report["postprocessing"]
+        fitted = ", ".join(
+            f"{t}: median {params[t]['median_width']}, delay {params[t]['delay']}, "
+            f"scale {params[t]['scale']:.3f}, bias {params[t]['bias']:+.3f}"
+            for t in report["targets"]
+        )
+        text += ["", f"## Post-processed (fitted on {params['fitted_on']}: {fitted})", "", format_table(report, "postprocessed")]
+    markdown_path = write_text_atomically(out_dir / f"{stem}.md", "\n".join(text) + "\n")
+    return json_path, markdown_path

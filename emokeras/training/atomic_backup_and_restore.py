@@ -1,0 +1,63 @@
+"""`keras.callbacks.BackupAndRestore` whose backups survive SIGKILL."""
+
+import json
+import os
+import pathlib
+
+import keras
+
+STATE_FILE = "state.json"
+
+
+def backed_up_epoch(backup_dir):
+    """Epochs finished by the run backed up in `backup_dir` (0 if none), so
+    the caller can build the data of the remaining epochs before `fit`."""
+    state = pathlib.Path(backup_dir) / STATE_FILE
+    return json.loads(state.read_text())["epoch"] if state.exists() else 0
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """Backs up weights and optimizer state at the end of every epoch, so
+    that rerunning a killed `fit` continues from the last finished epoch.
+
+    Keras' own callback overwrites `latest.weights.h5` in place and writes
+    the epoch number in a second file: a kill during either write leaves a
+    torn file or weights that disagree with their epoch. Here every backup
+    goes to a new `epoch-<N>.weights.h5` (temporary name, then rename) and
+    only then does `state.json` (also renamed into place) point to it; the
+    previous backup is deleted last. A kill at any instant leaves one
+    complete, consistent backup.
+
+    Args:
+        backup_dir: where the backups live.
+        delete_checkpoint: delete `backup_dir` when `fit` ends normally.
+    """
+
+    def __init__(self, backup_dir, delete_checkpoint=False):
+        super().__init__(os.fspath(backup_dir), save_freq="epoch", delete_checkpoint=delete_checkpoint)
+        self._directory = pathlib.Path(backup_dir)
+
+    def _load_model(self):
+        state_file = self._directory / STATE_FILE
+        if not state_file.exists():
+            return
+        state = json.loads(state_file.read_text())
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(self._directory / state["weights"])
+        self.model._initial_epoch = state["epoch"]
+
+    def _save_model(self):
+        self._directory.mkdir(parents=True, exist_ok=True)
+        state_file = self._directory / STATE_FILE
+        previous = json.loads(state_file.read_text())["weights"] if state_file.exists() else None
+        name = f"epoch-{self._current_epoch}.weights.h5"
+        temporary = self._directory / f".{os.getpid()}.partial.weights.h5"
+        self.model.save_weights(temporary, overwrite=True)
+        os.replace(temporary, self._directory / name)
+        state = json.dumps({"epoch": self._current_epoch, "weights": name})
+        temporary_state = self._directory / f".{STATE_FILE}.partial"
+        temporary_state.write_text(state)
+        os.replace(temporary_state, state_file)
+        if previous and previous != name:
+            (self._directory / previous).unlink(missing_ok=True)

@@ -1,0 +1,370 @@
+"""`train`: a `TrainingConfig` -> a trained raw-input model (`model.keras`).
+
+Layout of a run folder (`config.out`):
+
+    config.yaml                 the resolved configuration
+    stage1_audio/, stage1_visual/, stage2_fusion/ (two_stage) or end_to_end/
+        log.csv, tensorboard/   per-epoch losses, CCCs and learning rate
+        best.keras(.json)       best epoch by mean validation CCC
+        backup/                 weights + optimizer of the last finished epoch
+        model.keras             the finished stage (a rerun skips the stage)
+    features/                   backbone features cached after stage 1
+    model.keras                 the assembled raw-input model
+
+Every file is written to a temporary name and renamed into place, and each
+epoch's data is a pure function of (seed, epoch), so a run killed at any
+point and started again with the same command ends with the weights an
+uninterrupted run would have had.
+"""
+
+import os
+import pathlib
+import sys
+
+from emokeras.training.training_config import write_config
+
+
+def train(config, progress=True):
+    """Trains as `config` says and returns the path of `model.keras`."""
+    import keras
+
+    from emokeras.data import shard_format
+
+    metadata = shard_format.read_metadata(config.data)
+    if metadata["image_size"] != config.image_size:
+        raise ValueError(
+            f"{config.data} holds {metadata['image_size']} px face crops but config key "
+            f"'image_size' is {config.image_size}; set image_size={metadata['image_size']} "
+            "or prepare the data again with --image-size"
+        )
+    targets = metadata["targets"]
+    out = _run_folder(config)
+    _check_or_write_config(config, out)
+    final = out / "model.keras"
+    if final.exists():
+        print(f"emokeras train: {final} exists: this run is finished (use another --out to train again)")
+        return final
+    strategy = _distribution_strategy(config.distribution)
+    if config.mixed_precision:
+        import tensorflow as tf
+
+        # No float16 3D pooling on CPUs: bfloat16 there.
+        policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+        keras.mixed_precision.set_dtype_policy(policy)
+    visual_weights = resolve_visual_weights(config) if config.fusion != "audio_only" else None
+    if config.schedule == "end_to_end":
+        model = _run_stage(
+            config, out / "end_to_end", targets, strategy, progress,
+            build=lambda: _build_model(config, targets, config.fusion, visual_weights,
+                                       freeze_visual=config.freeze_visual_backbone),
+            raw=True, epochs=config.epochs, learning_rate=config.learning_rate,
+        )
+    else:
+        model = _two_stage(config, out, targets, strategy, visual_weights, progress)
+    _save_atomically(model, final)
+    print(f"emokeras train: wrote {final}")
+    return final
+
+
+def _two_stage(config, out, targets, strategy, visual_weights, progress):
+    from emokeras.data.features import FEATURES_METADATA
+    from emokeras.data.features import extract_features
+
+    uses_audio = config.fusion != "visual_only"
+    uses_video = config.fusion != "audio_only"
+    trained = {}
+    if uses_audio and config.stage1_epochs:
+        trained["audio"] = _run_stage(
+            config, out / "stage1_audio", targets, strategy, progress,
+            build=lambda: _build_model(config, targets, "audio_only", None),
+            raw=True, epochs=config.stage1_epochs, learning_rate=config.stage1_learning_rate,
+        )
+    if uses_video and config.stage1_epochs and not config.freeze_visual_backbone:
+        trained["visual"] = _run_stage(
+            config, out / "stage1_visual", targets, strategy, progress,
+            build=lambda: _build_model(config, targets, "visual_only", visual_weights),
+            raw=True, epochs=config.stage1_epochs, learning_rate=config.stage1_learning_rate,
+        )
+    with strategy.scope():
+        model = _build_model(config, targets, config.fusion, visual_weights, freeze_visual=True, freeze_audio=True)
+    if "audio" in trained:
+        model.audio_backbone.set_weights(trained["audio"].audio_backbone.get_weights())
+    if "visual" in trained:
+        model.visual_backbone.set_weights(trained["visual"].visual_backbone.get_weights())
+    features = out / "features"
+    if not (features / FEATURES_METADATA).exists():
+        print("emokeras train: caching backbone features (stage 1 -> stage 2)")
+        extract_features(model, config.data, features, batch_size=config.feature_batch_size, progress=progress)
+    fusion = _run_stage(
+        config, out / "stage2_fusion", targets, strategy, progress,
+        build=lambda: _fusion_like(model),
+        raw=False, epochs=config.epochs, learning_rate=config.learning_rate,
+    )
+    model.fusion_regressor.set_weights(fusion.get_weights())
+    return model
+
+
+def _fusion_like(model):
+    from emokeras.models import AVFusionRegressor
+
+    return AVFusionRegressor.from_config(model.fusion_regressor.get_config())
+
+
+def _run_stage(config, folder, targets, strategy, progress, build, raw, epochs, learning_rate):
+    """One `fit` with best-model, backup, CSV and TensorBoard callbacks; a
+    finished stage (its `model.keras`) is loaded instead of trained."""
+    import keras
+
+    from emokeras.losses import ConcordanceCorrelationLoss
+    from emokeras.metrics import ConcordanceCorrelation
+    from emokeras.saving import load_model
+    from emokeras.training.atomic_backup_and_restore import AtomicBackupAndRestore
+    from emokeras.training.atomic_backup_and_restore import backed_up_epoch
+    from emokeras.training.best_model_checkpoint import BestModelCheckpoint
+    from emokeras.training.paper_schedule import paper_learning_rate
+
+    folder = pathlib.Path(folder)
+    finished = folder / "model.keras"
+    if finished.exists():
+        print(f"emokeras train: {folder.name} already finished ({finished})")
+        return load_model(finished)
+    folder.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    with strategy.scope():
+        model = build()
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss={t: ConcordanceCorrelationLoss() for t in targets},
+            weighted_metrics={t: [ConcordanceCorrelation(name="ccc")] for t in targets},
+        )
+    modalities = _modalities(model)
+    start = backed_up_epoch(folder / "backup")
+    steps = _steps_per_epoch(config, raw)
+    train_data = _training_epochs(config, raw, modalities, start, epochs, steps)
+    dev_data = _validation_data(config, raw, modalities)
+
+    def learning_rate_at(epoch):
+        if config.lr_schedule == "constant":
+            return float(learning_rate)
+        return paper_learning_rate(
+            epoch, learning_rate, config.lr_decay_start, config.lr_decay_every, config.lr_decay_factor
+        )
+
+    best = folder / "best.keras"
+    callbacks = [keras.callbacks.LearningRateScheduler(learning_rate_at)]
+    if dev_data is not None:
+        callbacks.append(BestModelCheckpoint(best, [f"val_{t}_ccc" for t in targets]))
+    callbacks += [
+        keras.callbacks.CSVLogger(folder / "log.csv", append=True),
+        keras.callbacks.TensorBoard(folder / "tensorboard"),
+        # Last, so that an epoch is only backed up once everything above saw it.
+        AtomicBackupAndRestore(folder / "backup"),
+    ]
+    print(
+        f"emokeras train: {folder.name}: {type(model).__name__}({model.fusion}) "
+        f"epochs {start + 1}..{epochs} of {epochs}, {steps} steps each"
+        + (f" (resumed after epoch {start})" if start else "")
+    )
+    if start < epochs:
+        model.fit(
+            train_data,
+            validation_data=dev_data,
+            epochs=epochs,
+            steps_per_epoch=steps,
+            callbacks=callbacks,
+            verbose=1 if (progress and sys.stdout.isatty()) else (2 if progress else 0),
+        )
+    if best.exists():
+        model = load_model(best)
+    _save_atomically(model, finished)
+    _remove_tree(folder / "backup")
+    return model
+
+
+def _modalities(model):
+    names = {layer_input.name for layer_input in model.inputs}
+    if {"video", "audio"} & names:
+        return tuple(m for m in ("video", "audio") if m in names)
+    return tuple(m for m in ("visual_features", "audio_features") if m in names)
+
+
+def _steps_per_epoch(config, raw):
+    """Full batches in one training epoch: the fewest windows any random
+    window offset can give, so every epoch has the same number of steps."""
+    from emokeras.data.dataset import shard_files
+    from emokeras.data.window import plan_windows
+
+    _, counts = shard_files(config.data, "train")
+    delay = max((config.label_delays or {}).values(), default=0) if isinstance(config.label_delays, dict) else (config.label_delays or 0)
+    windows = 0
+    for count in counts:
+        frames = count - delay
+        if raw:
+            stride = config.stride or config.frames_per_clip
+            window = config.clips * config.frames_per_clip
+            windows += min(
+                len(plan_windows(max(frames - offset, 0), window, stride, last_window=config.last_window))
+                for offset in range(stride)
+            )
+        else:
+            usable_clips = ((count // config.frames_per_clip) * config.frames_per_clip - delay) // config.frames_per_clip
+            windows += max(usable_clips - config.clips + 1, 0)
+    steps = windows // config.batch_size
+    if steps < 1:
+        raise ValueError(
+            f"the training split of {config.data} gives {windows} window(s) per epoch, fewer than "
+            f"config key 'batch_size' ({config.batch_size}); lower batch_size or add recordings"
+        )
+    return steps
+
+
+def _training_epochs(config, raw, modalities, start, epochs, steps):
+    """The batches of epochs `start..epochs-1`, epoch `e` shuffled with its
+    own seed: what a resumed run sees is what the uninterrupted run saw."""
+    dataset = None
+    for epoch in range(start, epochs):
+        seed = config.seed * 100_003 + epoch
+        one = _windows(config, raw, modalities, "train", "train", seed).take(steps)
+        dataset = one if dataset is None else dataset.concatenate(one)
+    return dataset
+
+
+def _validation_data(config, raw, modalities):
+    from emokeras.data.dataset import shard_files
+
+    try:
+        shard_files(config.data, "dev")
+    except FileNotFoundError:
+        return None
+    return _windows(config, raw, modalities, "dev", "eval", config.seed).map(lambda x, y, info: (x, y))
+
+
+def _windows(config, raw, modalities, split, mode, seed):
+    from emokeras.data.dataset import make_dataset
+    from emokeras.data.features import make_feature_dataset
+
+    common = dict(
+        split=split, mode=mode, clips=config.clips, batch_size=config.batch_size, seed=seed,
+        median_width=config.median_width, label_delays=config.label_delays,
+    )
+    if raw:
+        return make_dataset(
+            config.data, frames_per_clip=config.frames_per_clip, stride=config.stride,
+            last_window=config.last_window, modalities=modalities, **common,
+        )
+    dataset = make_feature_dataset(pathlib.Path(config.out) / "features", **common)
+
+    def keep(inputs, *rest):
+        return ({name: inputs[name] for name in modalities}, *rest)
+
+    return dataset.map(keep)
+
+
+def _build_model(config, targets, fusion, visual_weights, freeze_visual=False, freeze_audio=False):
+    from emokeras.models import AVEmotionRegressor
+
+    return AVEmotionRegressor(
+        fusion=fusion,
+        visual_backbone=config.visual_backbone,
+        targets=targets,
+        clips=config.clips,
+        frames_per_clip=config.frames_per_clip,
+        image_size=config.image_size,
+        width_multiplier=config.width_multiplier,
+        audio_filters=config.audio_filters,
+        head_units=config.head_units,
+        dropout_rate=config.dropout_rate,
+        lstm_units=config.lstm_units,
+        l2_normalize=config.l2_normalize,
+        freeze_visual_backbone=freeze_visual,
+        freeze_audio_backbone=freeze_audio,
+        visual_weights=visual_weights,
+    )
+
+
+def resolve_visual_weights(config):
+    """`visual_weights` as a `.weights.h5` path: a catalog name is fetched
+    into the cache once (`emokeras weights --get NAME`)."""
+    from emokeras.weights import WEIGHT_SOURCES
+    from emokeras.weights import cached_i3d_weights
+
+    name = config.visual_weights
+    if name is None:
+        return None
+    if name in WEIGHT_SOURCES:
+        if config.visual_backbone != "i3d":
+            raise ValueError(
+                f"config key 'visual_weights' is {name!r}, I3D weights, but visual_backbone is "
+                f"{config.visual_backbone!r}; set visual_weights to a .weights.h5 of that backbone or null"
+            )
+        if config.width_multiplier != 1.0:
+            raise ValueError(
+                f"pretrained I3D weights ({name!r}) need width_multiplier 1.0, not {config.width_multiplier}"
+            )
+        return str(cached_i3d_weights(name))
+    if not os.path.exists(name):
+        raise ValueError(
+            f"config key 'visual_weights' is {name!r}: neither a known weights name "
+            f"({', '.join(WEIGHT_SOURCES)}) nor an existing file; use null for random weights"
+        )
+    return name
+
+
+def _distribution_strategy(name):
+    import tensorflow as tf
+
+    if name == "none":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        # All GPUs of this machine; without GPUs, its logical CPUs.
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
+    if "TF_CONFIG" not in os.environ:
+        raise ValueError(
+            "config key 'distribution' is 'multi_worker' but TF_CONFIG is not set; set it on "
+            "every machine (https://www.tensorflow.org/guide/distributed_training#TF_CONFIG)"
+        )
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
+def _run_folder(config):
+    out = pathlib.Path(config.out)
+    if config.distribution == "multi_worker":
+        import json
+
+        task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+        # Only the chief writes the run; the other workers keep their copy apart.
+        if task.get("type") not in (None, "chief") and not (task.get("type") == "worker" and task.get("index") == 0):
+            out = out / "workers" / f"{task.get('type')}-{task.get('index')}"
+    return out
+
+
+def _check_or_write_config(config, out):
+    import yaml
+
+    path = out / "config.yaml"
+    if path.exists():
+        before = yaml.safe_load(path.read_text())
+        if before != config.to_dict():
+            changed = sorted(k for k in set(before) | set(config.to_dict()) if before.get(k) != config.to_dict().get(k))
+            raise ValueError(
+                f"{out} holds a run with another configuration (keys {changed} differ); "
+                "rerun with the same config to resume it, or give another --out"
+            )
+        return
+    write_config(config, path)
+
+
+def _save_atomically(model, path):
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.partial.keras")
+    model.save(temporary)
+    os.replace(temporary, path)
+    return path
+
+
+def _remove_tree(path):
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
