@@ -35,6 +35,8 @@ setup(
         "matplotlib>=3.7",
         # Training configs (`emokeras train --config run.yaml`).
         "pyyaml>=6",
+        # keras.callbacks.TensorBoard (TensorFlow 2.21 no longer pulls it in).
+        "tensorboard>=2.21",
     ],
     extras_require={
         "test": [

@@ -202,9 +202,87 @@ def _predict(args):
     return 0
 
 
+def _training_config(args):
+    from emokeras.training.training_config import load_config
+    from emokeras.training.training_config import parse_overrides
+
+    overrides = parse_overrides(args.set or [])
+    for key in ("data", "out"):
+        if getattr(args, key, None):
+            overrides[key] = getattr(args, key)
+    return load_config(args.config, preset=args.preset, overrides=overrides)
+
+
+def _train(args):
+    from emokeras.training.trainer import train
+
+    config = _training_config(args)
+    if not config.data:
+        raise ValueError("no data: give --data PREPARED (a folder written by `emokeras prepare`) or `data:` in the config")
+    train(config)
+    return 0
+
+
+def _evaluate(args):
+    from emokeras.evaluation.evaluate import evaluate_model
+    from emokeras.evaluation.evaluate import format_table
+    from emokeras.evaluation.evaluate import write_report
+    from emokeras.saving import load_model
+
+    delays = None
+    if args.label_delays:
+        delays = {}
+        for pair in args.label_delays.split(","):
+            target, _, frames = pair.partition("=")
+            delays[target] = int(frames)
+    report = evaluate_model(
+        load_model(args.model, compile=False), args.data, dev_split=args.dev_split, test_split=args.split,
+        median_width=args.median_width, label_delays=delays, features_dir=args.features,
+        batch_size=args.batch_size, postprocess=not args.no_postprocessing,
+    )
+    json_path, markdown_path = write_report(report, args.out)
+    print(format_table(report, "raw"))
+    if "postprocessed" in report:
+        print("\npost-processed (fitted on the dev split):")
+        print(format_table(report, "postprocessed"))
+    print(f"\nwrote {json_path} and {markdown_path}")
+    return 0
+
+
+def _ablate(args):
+    from emokeras.training.ablation import ROW_KEYS
+    from emokeras.training.ablation import ablate
+
+    config = _training_config(args)
+    if not config.data:
+        raise ValueError("no data: give --data PREPARED or `data:` in the config")
+    rows = args.rows.split(",") if args.rows else ROW_KEYS
+    _, markdown_path, csv_path = ablate(config, rows=rows)
+    print(markdown_path.read_text())
+    print(f"wrote {markdown_path} and {csv_path}")
+    return 0
+
+
+def _demo(args):
+    from emokeras.demo import run_demo
+
+    try:
+        run_demo(
+            out=args.out, recordings=args.recordings, seconds=args.seconds, seed=args.seed,
+            epochs=args.epochs, stage1_epochs=args.stage1_epochs, export=not args.no_export,
+        )
+    except RuntimeError as error:
+        print(f"emokeras demo: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser():
     from emokeras.choices import FUSIONS
     from emokeras.choices import VISUAL_BACKBONES
+    from emokeras.training.ablation import ROW_KEYS
+    from emokeras.training.training_config import PRESETS
+    from emokeras.training.training_config import config_keys
 
     parser = argparse.ArgumentParser(
         prog="emokeras",
@@ -418,6 +496,96 @@ def build_parser():
     predict.add_argument("--batch-size", type=int, default=4)
     predict.add_argument("--no-face-crop", action="store_true", help="the video is already a face crop")
     predict.set_defaults(run=_predict)
+
+    def add_config_arguments(command):
+        command.add_argument("--config", help="a YAML file of config keys (see `emokeras train --help`)")
+        command.add_argument("--preset", choices=sorted(PRESETS), help="start from a named preset")
+        command.add_argument(
+            "--set", action="append", metavar="KEY=VALUE",
+            help="override one config key (YAML value), e.g. --set epochs=5; repeatable",
+        )
+        command.add_argument("--data", help="prepared data folder (config key `data`)")
+        command.add_argument("--out", help="run folder (config key `out`)")
+
+    train = commands.add_parser(
+        "train",
+        help="train an audio-visual model (model.fit; two-stage by default; resumable)",
+        description=(
+            "Train from prepared data (`emokeras prepare`) with the CCC loss and Adam. "
+            "Configuration: defaults < --preset < --config YAML < --set KEY=VALUE. "
+            "Keys: " + ", ".join(config_keys()) + ". "
+            "A killed run resumes from its last finished epoch when the same command is "
+            "run again; the best epoch by validation CCC is kept; logs in CSV and TensorBoard."
+        ),
+        epilog=(
+            "examples:\n  emokeras train --preset demo --data demo/prepared --out runs/demo\n"
+            "  emokeras train --preset paper --data data/recola --out runs/paper --set distribution=mirrored\n"
+            "  emokeras train --config run.yaml --set epochs=5 --set fusion=concat"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config_arguments(train)
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="CCC, PCC and RMSE per target, per recording and overall",
+        description=(
+            "Predict every window of a split, map the clip predictions back onto frames "
+            "(the annotation rate), and score CCC, PCC and RMSE per target, per recording "
+            "and on all recordings concatenated; then the same after AVEC-style "
+            "post-processing (median filter, delay, bias, scale) fitted on the dev split only. "
+            "Writes evaluation.json and evaluation.md."
+        ),
+        epilog="example: emokeras evaluate runs/demo/model.keras --data demo/prepared --out runs/demo",
+    )
+    evaluate.add_argument("model", help="a saved AVEmotionRegressor (.keras), or an AVFusionRegressor with --features")
+    evaluate.add_argument("--data", required=True, help="prepared data folder")
+    evaluate.add_argument("--features", help="cached features folder (for a fusion-only model)")
+    evaluate.add_argument("--out", default=".", help="where the report goes")
+    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--dev-split", default="dev", help="the split post-processing is fitted on")
+    evaluate.add_argument("--median-width", type=int, default=1, help="label median filter, as in training")
+    evaluate.add_argument("--label-delays", help="annotation delays as in training, e.g. valence=58,arousal=68")
+    evaluate.add_argument("--batch-size", type=int, default=8)
+    evaluate.add_argument("--no-postprocessing", action="store_true")
+    evaluate.set_defaults(run=_evaluate)
+
+    ablate = commands.add_parser(
+        "ablate",
+        help="train and evaluate the paper's Table 1/2 rows on the same data",
+        description=(
+            "Train and evaluate the paper's rows (2D CNN + concatenation, 2D CNN + LSTM, "
+            "I3D + concatenation, I3D + self-attention, I3D + cross-attention, audio only, "
+            "visual only) with one config, and write ablation.md and ablation.csv. Rows with "
+            "the same backbone share stage 1 and the feature cache."
+        ),
+        epilog="example: emokeras ablate --preset demo --data demo/prepared --out runs/ablation --rows i3d_concat,i3d_cross_attention",
+    )
+    add_config_arguments(ablate)
+    ablate.add_argument("--rows", help="comma-separated subset of: " + ", ".join(ROW_KEYS))
+    ablate.set_defaults(run=_ablate)
+
+    demo = commands.add_parser(
+        "demo",
+        help="the whole method on the built-in synthetic corpus, in minutes",
+        description=(
+            "synth -> prepare -> stage 1 (audio CNN) -> features (pretrained Kinetics I3D, "
+            "frozen) -> stage 2 (cross-attention, concatenation, audio only, visual only) -> "
+            "evaluate on unseen recordings -> export for TF Serving -> predict an unseen "
+            "recording with its plot. Resumable. The I3D weights are fetched once "
+            "(`emokeras weights --get rgb_scratch`) and cached."
+        ),
+        epilog="example: emokeras demo --out demo",
+    )
+    demo.add_argument("--out", default="demo", help="output folder (default: demo)")
+    demo.add_argument("--recordings", type=int, default=10)
+    demo.add_argument("--seconds", type=float, default=60.0)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--epochs", type=int, help="fusion-stage epochs (default: the demo preset)")
+    demo.add_argument("--stage1-epochs", type=int, help="audio-stage epochs (default: the demo preset)")
+    demo.add_argument("--no-export", action="store_true", help="skip the TF Serving export")
+    demo.set_defaults(run=_demo)
     return parser
 
 

@@ -132,7 +132,7 @@ def make_dataset(
             clip_labels, clip_weights = clip_targets(labels[span], mask[span], clips)
             element = {
                 "jpeg": recording["jpeg"][span],
-                "audio": tf.reshape(recording["audio"][span], [-1]),
+                "audio": tf.reshape(recording["audio"][span], [window * metadata["samples_per_frame"]]),
                 "labels": clip_labels,
                 "weights": clip_weights,
                 "recording_id": recording["recording_id"][0],
@@ -166,6 +166,7 @@ def make_dataset(
                 element["jpeg"],
                 fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8),
             )
+            inputs["video"] = tf.ensure_shape(inputs["video"], [window, size, size, 3])
         if "audio" in modalities:
             inputs["audio"] = element["audio"]
         outputs = {t: element["labels"][:, j] for j, t in enumerate(targets)}

@@ -103,10 +103,8 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
         inputs, labels, mask, grid_clips = _clip_windows(
             path, count, model.clips, model.frames_per_clip, spec, metadata["image_size"]
         )
-        visual = model.visual_encoder.predict(inputs["video"], batch_size=batch_size, verbose=0)
-        audio = model.audio_encoder.predict(inputs["audio"], batch_size=batch_size, verbose=0)
-        visual = visual.reshape(-1, visual.shape[-1])[:grid_clips]
-        audio = audio.reshape(-1, audio.shape[-1])[:grid_clips]
+        visual = _encode(model.visual_encoder, inputs["video"], batch_size, model.clips)[:grid_clips]
+        audio = _encode(model.audio_encoder, inputs["audio"], batch_size, model.clips)[:grid_clips]
         labels = labels.numpy().reshape(grid_clips, -1)
         mask = mask.numpy().reshape(grid_clips, -1)
         target = out_dir / "features" / split / f"{recording_id}.tfrecord"
@@ -130,6 +128,15 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
         },
     )
     return written
+
+
+def _encode(encoder, windows, batch_size, clips):
+    """Per-clip features `(windows * clips, features)`; a unimodal model's
+    missing encoder gives zero-length features."""
+    if encoder is None:
+        return np.zeros((windows.shape[0] * clips, 0), np.float32)
+    features = encoder.predict(windows, batch_size=batch_size, verbose=0)
+    return features.reshape(-1, features.shape[-1])
 
 
 def _clip_example(recording_id, clip, visual, audio, labels, mask):

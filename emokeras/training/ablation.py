@@ -1,0 +1,121 @@
+"""`ablate`: the paper's Table 1/2 rows trained and evaluated on the same
+data, written as markdown and CSV."""
+
+import csv
+import dataclasses
+import io
+import os
+import pathlib
+import shutil
+
+# (key, row label, visual backbone, fusion, paper's RECOLA dev CCC valence / arousal)
+PAPER_ROWS = (
+    ("cnn2d_concat", "2D CNN + concatenation", "cnn2d", "concat", (0.538, 0.680)),
+    ("cnn2d_lstm", "2D CNN + LSTM", "cnn2d", "lstm", (0.552, 0.697)),
+    ("i3d_concat", "I3D + concatenation", "i3d", "concat", (0.579, 0.732)),
+    ("i3d_self_attention", "I3D + self-attention", "i3d", "self_attention", (0.623, 0.787)),
+    ("i3d_cross_attention", "I3D + cross-attention (ours)", "i3d", "cross_attention", (0.685, 0.835)),
+    ("audio_only", "Audio only (2D CNN)", "i3d", "audio_only", (0.463, 0.822)),
+    ("visual_only", "Visual only (I3D)", "i3d", "visual_only", (0.642, 0.582)),
+)
+ROW_KEYS = tuple(row[0] for row in PAPER_ROWS)
+
+
+def ablate(config, rows=ROW_KEYS, progress=True):
+    """Trains and evaluates each row of the paper's tables on `config.data`.
+
+    Each row is a run in `<config.out>/<row>` with `config`'s settings and
+    the row's backbone and fusion. Rows with the same backbone share stage 1
+    (the unimodal branches) and the cached features in `two_stage` runs,
+    exactly as if each had trained them (same seed, same data): only the
+    fusion stage differs. 2D CNN rows use random visual weights unless
+    `config.visual_weights` is a file (no ImageNet Inception-v1 here).
+
+    Returns:
+        `(rows, markdown_path, csv_path)`; `rows` is a list of dicts with the
+        test CCC per target (raw and post-processed).
+    """
+    from emokeras.evaluation.evaluate import evaluate_model
+    from emokeras.evaluation.evaluate import write_report
+    from emokeras.saving import load_model
+    from emokeras.training.trainer import train
+
+    unknown = sorted(set(rows) - set(ROW_KEYS))
+    if unknown:
+        raise ValueError(f"unknown ablation row(s) {unknown}; allowed values: {', '.join(ROW_KEYS)}")
+    base = pathlib.Path(config.out)
+    results = []
+    shared = {}
+    for key, label, backbone, fusion, paper in PAPER_ROWS:
+        if key not in rows:
+            continue
+        weights = config.visual_weights
+        if backbone == "cnn2d" and not (weights and os.path.exists(weights)):
+            weights = None
+        row_config = dataclasses.replace(config, out=str(base / key), visual_backbone=backbone, fusion=fusion, visual_weights=weights)
+        if config.schedule == "two_stage":
+            _reuse_stage_one(shared.get(backbone), base / key, fusion)
+        print(f"emokeras ablate: {label} -> {row_config.out}")
+        model_path = train(row_config, progress=progress)
+        two_stage = config.schedule == "two_stage"
+        if two_stage:
+            shared.setdefault(backbone, base / key)
+            model = load_model(base / key / "stage2_fusion" / "model.keras")
+        else:
+            model = load_model(model_path)
+        report = evaluate_model(
+            model, config.data, median_width=config.median_width, label_delays=config.label_delays,
+            features_dir=base / key / "features" if two_stage else None,
+        )
+        write_report(report, base / key)
+        results.append(_row(key, label, backbone, fusion, paper, report))
+    return results, *write_table(results, base)
+
+
+def _reuse_stage_one(source, target, fusion):
+    """Hard-links a sibling row's finished stage 1 and feature cache."""
+    if source is None:
+        return
+    for name in ("stage1_audio", "stage1_visual", "features"):
+        src = source / name
+        done = src / ("model.keras" if name.startswith("stage1") else "features_metadata.json")
+        if done.exists() and not (target / name).exists():
+            shutil.copytree(src, target / name, copy_function=os.link)
+
+
+def _row(key, label, backbone, fusion, paper, report):
+    row = {"row": key, "model": label, "visual_backbone": backbone, "fusion": fusion}
+    for target in report["targets"]:
+        row[f"{target}_ccc"] = report["raw"][target]["all"]["ccc"]
+        if "postprocessed" in report:
+            row[f"{target}_ccc_postprocessed"] = report["postprocessed"][target]["all"]["ccc"]
+    for target, value in zip(("valence", "arousal"), paper):
+        row[f"paper_recola_{target}"] = value
+    return row
+
+
+def write_table(rows, out_dir):
+    """Writes `ablation.md` and `ablation.csv` (atomically)."""
+    from emokeras.data.shard_format import write_text_atomically
+
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    csv_path = write_text_atomically(pathlib.Path(out_dir) / "ablation.csv", buffer.getvalue())
+    numbers = [c for c in columns if c not in ("row", "model", "visual_backbone", "fusion")]
+    lines = [
+        "| Model | " + " | ".join(numbers) + " |",
+        "|---|" + "---:|" * len(numbers),
+    ]
+    for row in rows:
+        cells = [f"{row[c]:.3f}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in numbers]
+        lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
+    note = (
+        "\nCCC on the test recordings, all frames concatenated (`_postprocessed`: after median filter, "
+        "delay, bias and scale fitted on dev). `paper_recola_*`: the paper's RECOLA dev numbers, for the "
+        "shape of the comparison only (different data)."
+    )
+    markdown_path = write_text_atomically(pathlib.Path(out_dir) / "ablation.md", "\n".join(lines) + "\n" + note + "\n")
+    return markdown_path, csv_path
