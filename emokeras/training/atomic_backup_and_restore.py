@@ -5,6 +5,7 @@ import os
 import pathlib
 
 import keras
+import numpy as np
 
 STATE_FILE = "state.json"
 
@@ -45,6 +46,9 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(self._directory / state["weights"])
+        generators = _seed_generators(self.model)
+        for generator, value in zip(generators, state.get("seed_generators", [])):
+            generator.state.assign(np.asarray(value, generator.state.dtype))
         self.model._initial_epoch = state["epoch"]
 
     def _save_model(self):
@@ -55,9 +59,20 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         temporary = self._directory / f".{os.getpid()}.partial.weights.h5"
         self.model.save_weights(temporary, overwrite=True)
         os.replace(temporary, self._directory / name)
-        state = json.dumps({"epoch": self._current_epoch, "weights": name})
+        # `save_weights` leaves out the dropout layers' random state; without
+        # it a resumed run would draw other dropout masks.
+        seeds = [np.asarray(g.state.value).tolist() for g in _seed_generators(self.model)]
+        state = json.dumps({"epoch": self._current_epoch, "weights": name, "seed_generators": seeds})
         temporary_state = self._directory / f".{STATE_FILE}.partial"
         temporary_state.write_text(state)
         os.replace(temporary_state, state_file)
         if previous and previous != name:
             (self._directory / previous).unlink(missing_ok=True)
+
+
+def _seed_generators(model):
+    """Every `SeedGenerator` of the model's layers, in a fixed order."""
+    generators = []
+    for layer in model._flatten_layers(include_self=True, recursive=True):
+        generators.extend(getattr(layer, "_seed_generators", []))
+    return generators

@@ -8,7 +8,8 @@ Layout of a run folder (`config.out`):
         best.keras(.json)       best epoch by mean validation CCC
         backup/                 weights + optimizer of the last finished epoch
         model.keras             the finished stage (a rerun skips the stage)
-    features/                   backbone features cached after stage 1
+    features/                   backbone features cached after stage 1, and
+                                backbones.keras, the model they came from
     model.keras                 the assembled raw-input model
 
 Every file is written to a temporary name and renamed into place, and each
@@ -20,6 +21,7 @@ uninterrupted run would have had.
 import os
 import pathlib
 import sys
+import warnings
 
 from emokeras.training.training_config import write_config
 
@@ -45,6 +47,8 @@ def train(config, progress=True):
         print(f"emokeras train: {final} exists: this run is finished (use another --out to train again)")
         return final
     strategy = _distribution_strategy(config.distribution)
+    if config.distribution != "none":
+        print(f"emokeras train: {type(strategy).__name__} over {strategy.num_replicas_in_sync} replicas")
     if config.mixed_precision:
         import tensorflow as tf
 
@@ -67,7 +71,10 @@ def train(config, progress=True):
 
 
 def _two_stage(config, out, targets, strategy, visual_weights, progress):
+    import keras
+
     from emokeras.data.features import FEATURES_METADATA
+    from emokeras.saving import load_model
     from emokeras.data.features import extract_features
 
     uses_audio = config.fusion != "visual_only"
@@ -85,13 +92,21 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
             build=lambda: _build_model(config, targets, "visual_only", visual_weights),
             raw=True, epochs=config.stage1_epochs, learning_rate=config.stage1_learning_rate,
         )
-    with strategy.scope():
-        model = _build_model(config, targets, config.fusion, visual_weights, freeze_visual=True, freeze_audio=True)
-    if "audio" in trained:
-        model.audio_backbone.set_weights(trained["audio"].audio_backbone.get_weights())
-    if "visual" in trained:
-        model.visual_backbone.set_weights(trained["visual"].visual_backbone.get_weights())
     features = out / "features"
+    assembled = features / "backbones.keras"
+    if assembled.exists():
+        # The exact backbones the cached features came from.
+        with strategy.scope():
+            model = load_model(assembled)
+    else:
+        keras.utils.set_random_seed(config.seed)
+        with strategy.scope():
+            model = _build_model(config, targets, config.fusion, visual_weights, freeze_visual=True, freeze_audio=True)
+        if "audio" in trained:
+            model.audio_backbone.set_weights(trained["audio"].audio_backbone.get_weights())
+        if "visual" in trained:
+            model.visual_backbone.set_weights(trained["visual"].visual_backbone.get_weights())
+        _save_atomically(model, assembled)
     if not (features / FEATURES_METADATA).exists():
         print("emokeras train: caching backbone features (stage 1 -> stage 2)")
         extract_features(model, config.data, features, batch_size=config.feature_batch_size, progress=progress)
@@ -166,14 +181,20 @@ def _run_stage(config, folder, targets, strategy, progress, build, raw, epochs, 
         + (f" (resumed after epoch {start})" if start else "")
     )
     if start < epochs:
-        model.fit(
-            train_data,
-            validation_data=dev_data,
-            epochs=epochs,
-            steps_per_epoch=steps,
-            callbacks=callbacks,
-            verbose=1 if (progress and sys.stdout.isatty()) else (2 if progress else 0),
-        )
+        with warnings.catch_warnings():
+            # The validation windows are read to their end every epoch, which
+            # Keras reports as "ran out of data"; the training data cannot.
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            model.fit(
+                train_data,
+                validation_data=dev_data,
+                epochs=epochs,
+                initial_epoch=start,
+                steps_per_epoch=steps,
+                shuffle=False,
+                callbacks=callbacks,
+                verbose=1 if (progress and sys.stdout.isatty()) else (2 if progress else 0),
+            )
     if best.exists():
         model = load_model(best)
     _save_atomically(model, finished)
@@ -221,12 +242,15 @@ def _steps_per_epoch(config, raw):
 def _training_epochs(config, raw, modalities, start, epochs, steps):
     """The batches of epochs `start..epochs-1`, epoch `e` shuffled with its
     own seed: what a resumed run sees is what the uninterrupted run saw."""
+    import tensorflow as tf
+
     dataset = None
     for epoch in range(start, epochs):
         seed = config.seed * 100_003 + epoch
         one = _windows(config, raw, modalities, "train", "train", seed).take(steps)
         dataset = one if dataset is None else dataset.concatenate(one)
-    return dataset
+    # Fails loudly should an epoch ever yield fewer batches than planned.
+    return dataset.apply(tf.data.experimental.assert_cardinality(steps * (epochs - start)))
 
 
 def _validation_data(config, raw, modalities):

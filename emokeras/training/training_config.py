@@ -205,7 +205,7 @@ def load_config(path=None, preset=None, overrides=None):
         from_file.pop("preset", None)
     if preset is not None:
         if preset not in PRESETS:
-            raise ValueError(f"unknown preset {preset!r}; allowed values: {', '.join(PRESETS)}")
+            raise ValueError(f"unknown preset {preset!r}; allowed values: {', '.join(sorted(PRESETS))}")
         values.update(PRESETS[preset])
     values.update(from_file)
     values.update(overrides or {})

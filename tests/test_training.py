@@ -1,0 +1,213 @@
+"""`emokeras train`: configs, the paper schedule, atomic backups, a real
+SIGKILL mid-run resumed to the weights of an uninterrupted run, and
+MirroredStrategy over two logical CPUs."""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+from emokeras.training.paper_schedule import paper_learning_rate
+from emokeras.training.training_config import PRESETS
+from emokeras.training.training_config import load_config
+from emokeras.training.training_config import parse_overrides
+
+# A tiny model on a tiny synthetic corpus: every stage runs in seconds.
+TINY_RUN = {
+    "clips": 2,
+    "frames_per_clip": 8,
+    "image_size": 32,
+    "width_multiplier": 0.0625,
+    "audio_filters": [4, 8, 8, 16, 64],
+    "head_units": [16],
+    "lstm_units": 8,
+    "visual_weights": None,
+    "epochs": 6,
+    "stage1_epochs": 1,
+    "batch_size": 2,
+    "learning_rate": 0.003,
+    "stage1_learning_rate": 0.001,
+    "lr_schedule": "paper",
+    "lr_decay_start": 2,
+    "median_width": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_corpus(tmp_path_factory):
+    from emokeras.data import prepare_recordings
+    from emokeras.data import read_manifest
+    from emokeras.data.synthetic_corpus import write_synthetic_corpus
+
+    root = tmp_path_factory.mktemp("training_corpus")
+    manifest = write_synthetic_corpus(root / "synth", recordings=5, seconds=8, seed=0, image_size=32)
+    prepare_recordings(
+        read_manifest(manifest), root / "prepared", image_size=32, face_crop=False, workers=1,
+        min_frames=16, progress=False,
+    )
+    config = root / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY_RUN))
+    return root
+
+
+def _train_command(corpus, out, *extra):
+    return [
+        sys.executable, "-m", "emokeras.cli", "train", "--config", str(corpus / "tiny.yaml"),
+        "--data", str(corpus / "prepared"), "--out", str(out), *extra,
+    ]
+
+
+def _run(command, **kwargs):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, **kwargs)
+
+
+def test_presets_files_and_overrides_stack(tmp_path):
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text("preset: demo\nepochs: 7\nfusion: concat\n")
+    config = load_config(config_file, overrides=parse_overrides(["epochs=3", "head_units=[64, 32]"]))
+    assert config.image_size == PRESETS["demo"]["image_size"] == 112
+    assert config.fusion == "concat"  # from the file
+    assert config.epochs == 3  # --set beats the file
+    assert config.head_units == [64, 32]
+    paper = load_config(preset="paper")
+    assert (paper.clips, paper.frames_per_clip, paper.image_size, paper.batch_size) == (8, 16, 224, 16)
+    assert paper.learning_rate == 1e-4 and paper.epochs == 60 and paper.median_width == 3
+    assert paper.label_delays == {"valence": 58, "arousal": 68}
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"fusion": "sum"}, "'fusion' is 'sum'; allowed values: cross_attention, concat, lstm"),
+        ({"epochs": 0}, "'epochs' must be a positive integer"),
+        ({"median_width": 2}, "'median_width' must be an odd positive integer"),
+        ({"distribution": "tpu"}, "allowed values: none, mirrored, multi_worker"),
+        ({"epoch": 3}, "unknown config key(s) ['epoch']"),
+    ],
+)
+def test_bad_config_names_the_key_and_the_allowed_values(overrides, message):
+    with pytest.raises(ValueError) as error:
+        load_config(overrides=overrides)
+    assert message in str(error.value)
+
+
+def test_bad_preset_and_bad_set_syntax():
+    with pytest.raises(ValueError, match="unknown preset 'fast'; allowed values: demo, paper"):
+        load_config(preset="fast")
+    with pytest.raises(ValueError, match="--set takes key=value"):
+        parse_overrides(["epochs"])
+
+
+def test_paper_schedule():
+    rates = [paper_learning_rate(epoch) for epoch in range(21)]
+    assert rates[:15] == [1e-4] * 15
+    np.testing.assert_allclose(rates[15:21], [8e-5, 8e-5, 6.4e-5, 6.4e-5, 5.12e-5, 5.12e-5])
+
+
+def test_cli_rejects_a_bad_override_with_exit_code_2(tiny_corpus, tmp_path):
+    result = _run(_train_command(tiny_corpus, tmp_path / "run", "--set", "fusion=sum"))
+    assert result.returncode == 2
+    assert "allowed values: cross_attention" in result.stderr
+
+
+def _weights_of(path):
+    from emokeras.saving import load_model
+
+    return load_model(path, compile=False).get_weights()
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_rerun_gives_the_uninterrupted_weights(tiny_corpus, tmp_path):
+    reference = _run(_train_command(tiny_corpus, tmp_path / "reference"))
+    assert reference.returncode == 0, reference.stderr[-3000:]
+
+    out = tmp_path / "killed"
+    process = subprocess.Popen(
+        _train_command(tiny_corpus, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    state = out / "stage2_fusion" / "backup" / "state.json"
+    deadline = time.monotonic() + 400
+    # Kill once two fusion epochs are backed up, a little into the third.
+    while time.monotonic() < deadline and process.poll() is None:
+        if state.exists() and json.loads(state.read_text())["epoch"] >= 2:
+            time.sleep(0.3)
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "training ended before it could be killed; make the run longer"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = json.loads(state.read_text())["epoch"]
+    assert 2 <= killed_at < TINY_RUN["epochs"]
+    assert not (out / "model.keras").exists()
+    # Nothing earlier was lost or torn by the kill.
+    assert (out / "stage1_audio" / "model.keras").exists()
+    best_record = json.loads((out / "stage2_fusion" / "best.keras.json").read_text())
+    assert 1 <= best_record["epoch"] <= killed_at + 1
+    _weights_of(out / "stage2_fusion" / "best.keras")
+    assert not list((out / "stage2_fusion" / "backup").glob(".*partial*"))
+
+    resumed = _run(_train_command(tiny_corpus, out))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"resumed after epoch {killed_at}" in resumed.stdout
+    assert "stage1_audio already finished" in resumed.stdout
+
+    # Same seed, same per-epoch data: the same final weights (float32 CPU
+    # kernels are deterministic here; tolerance for summation order only).
+    for got, want in zip(_weights_of(out / "model.keras"), _weights_of(tmp_path / "reference" / "model.keras")):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    log = (out / "stage2_fusion" / "log.csv").read_text().splitlines()
+    epochs_logged = [int(line.split(",")[0]) for line in log[1:]]
+    assert sorted(set(epochs_logged)) == list(range(TINY_RUN["epochs"]))
+    # The learning rate followed the paper schedule across the restart.
+    header = log[0].split(",")
+    rates = {int(row.split(",")[0]): float(row.split(",")[header.index("learning_rate")]) for row in log[1:]}
+    for epoch, rate in rates.items():
+        assert rate == pytest.approx(paper_learning_rate(epoch, 0.003, 2, 2, 0.8), rel=1e-6)
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_over_two_logical_cpus(tiny_corpus, tmp_path):
+    script = (
+        "import sys, tensorflow as tf\n"
+        "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
+        "from emokeras.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    command = _train_command(tiny_corpus, tmp_path / "mirrored", "--set", "distribution=mirrored",
+                             "--set", "epochs=2", "--set", "stage1_epochs=0")
+    result = _run([sys.executable, "-c", script, *command[3:]])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "MirroredStrategy over 2 replicas" in result.stdout
+    from emokeras.saving import load_model
+
+    model = load_model(tmp_path / "mirrored" / "model.keras", compile=False)
+    assert model.fusion == "cross_attention"
+    log = (tmp_path / "mirrored" / "stage2_fusion" / "log.csv").read_text().splitlines()
+    assert len(log) == 3  # header + 2 epochs
+
+
+def test_rerun_of_a_finished_run_and_a_changed_config(tiny_corpus, tmp_path):
+    from emokeras.training import load_config
+    from emokeras.training import train
+
+    config = load_config(overrides={**TINY_RUN, "data": str(tiny_corpus / "prepared"), "out": str(tmp_path / "run"),
+                                    "epochs": 1, "stage1_epochs": 0})
+    path = train(config, progress=False)
+    assert path == tmp_path / "run" / "model.keras"
+    assert train(config, progress=False) == path  # finished: nothing retrained
+    changed = load_config(overrides={**config.to_dict(), "fusion": "concat"})
+    with pytest.raises(ValueError, match=r"another configuration \(keys \['fusion'\] differ\)"):
+        train(changed, progress=False)
+    wrong_size = load_config(overrides={**config.to_dict(), "image_size": 64, "out": str(tmp_path / "other")})
+    with pytest.raises(ValueError, match="holds 32 px face crops but config key 'image_size' is 64"):
+        train(wrong_size, progress=False)
