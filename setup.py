@@ -41,6 +41,8 @@ setup(
     extras_require={
         "test": [
             "pytest>=8",
+            # Two test processes: CI has two cores and much of a test is tracing.
+            "pytest-xdist>=3.5",
             "scipy>=1.11",
             # Runs the backend-agnostic layers on a second Keras backend.
             "jax[cpu]>=0.4.30",

@@ -32,6 +32,22 @@ def test_train_arrays_example_fast():
     assert "held-out CCC: valence" in output
 
 
+@pytest.mark.slow
+def test_keras_script_example_fast():
+    output = _run([sys.executable, "examples/train_keras_script.py", "--fast"])
+    assert "dev CCC: valence" in output
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "ablate", "demo", "predict", "export", "prepare", "synth"])
+def test_every_command_has_help_with_an_example(command):
+    from emokeras.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    help_text = subparsers.choices[command].format_help()
+    assert "example" in help_text and f"emokeras {command}" in help_text
+
+
 def test_cli_help_and_info():
     assert "summary" in _run([sys.executable, "-m", "emokeras.cli", "--help"])
     info = json.loads(_run([sys.executable, "-m", "emokeras.cli", "info"]))

@@ -12,49 +12,13 @@ import time
 
 import numpy as np
 import pytest
-import yaml
 
 from emokeras.training.paper_schedule import paper_learning_rate
 from emokeras.training.training_config import PRESETS
 from emokeras.training.training_config import load_config
 from emokeras.training.training_config import parse_overrides
 
-# A tiny model on a tiny synthetic corpus: every stage runs in seconds.
-TINY_RUN = {
-    "clips": 2,
-    "frames_per_clip": 8,
-    "image_size": 32,
-    "width_multiplier": 0.0625,
-    "audio_filters": [4, 8, 8, 16, 64],
-    "head_units": [16],
-    "lstm_units": 8,
-    "visual_weights": None,
-    "epochs": 6,
-    "stage1_epochs": 1,
-    "batch_size": 2,
-    "learning_rate": 0.003,
-    "stage1_learning_rate": 0.001,
-    "lr_schedule": "paper",
-    "lr_decay_start": 2,
-    "median_width": 1,
-}
-
-
-@pytest.fixture(scope="module")
-def tiny_corpus(tmp_path_factory):
-    from emokeras.data import prepare_recordings
-    from emokeras.data import read_manifest
-    from emokeras.data.synthetic_corpus import write_synthetic_corpus
-
-    root = tmp_path_factory.mktemp("training_corpus")
-    manifest = write_synthetic_corpus(root / "synth", recordings=5, seconds=8, seed=0, image_size=32)
-    prepare_recordings(
-        read_manifest(manifest), root / "prepared", image_size=32, face_crop=False, workers=1,
-        min_frames=16, progress=False,
-    )
-    config = root / "tiny.yaml"
-    config.write_text(yaml.safe_dump(TINY_RUN))
-    return root
+from tests.tiny import TINY_RUN
 
 
 def _train_command(corpus, out, *extra):

@@ -22,3 +22,25 @@ def tiny_window(batch=2, seed=0):
         "video": rng.integers(0, 256, (batch, FRAMES, 16, 16, 3), dtype=np.uint8),
         "audio": rng.normal(scale=0.1, size=(batch, SAMPLES)).astype("float32"),
     }
+
+
+# `emokeras train` config keys for a tiny model on `tiny_corpus` (conftest):
+# every stage runs in seconds.
+TINY_RUN = {
+    "clips": 2,
+    "frames_per_clip": 8,
+    "image_size": 32,
+    "width_multiplier": 0.0625,
+    "audio_filters": [4, 8, 8, 16, 64],
+    "head_units": [16],
+    "lstm_units": 8,
+    "visual_weights": None,
+    "epochs": 6,
+    "stage1_epochs": 1,
+    "batch_size": 2,
+    "learning_rate": 0.003,
+    "stage1_learning_rate": 0.001,
+    "lr_schedule": "paper",
+    "lr_decay_start": 2,
+    "median_width": 1,
+}

@@ -58,7 +58,8 @@ def ablate(config, rows=ROW_KEYS, progress=True):
         print(f"emokeras ablate: {label} -> {row_config.out}")
         model_path = train(row_config, progress=progress)
         two_stage = config.schedule == "two_stage"
-        if two_stage:
+        if two_stage and fusion not in ("audio_only", "visual_only"):
+            # Both backbones and both feature sets: shareable with any row.
             shared.setdefault(backbone, base / key)
             model = load_model(base / key / "stage2_fusion" / "model.keras")
         else:

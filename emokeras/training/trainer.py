@@ -94,14 +94,13 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
         )
     features = out / "features"
     assembled = features / "backbones.keras"
+    keras.utils.set_random_seed(config.seed)
+    with strategy.scope():
+        model = _build_model(config, targets, config.fusion, visual_weights, freeze_visual=True, freeze_audio=True)
     if assembled.exists():
         # The exact backbones the cached features came from.
-        with strategy.scope():
-            model = load_model(assembled)
+        _copy_backbones(load_model(assembled), model, assembled)
     else:
-        keras.utils.set_random_seed(config.seed)
-        with strategy.scope():
-            model = _build_model(config, targets, config.fusion, visual_weights, freeze_visual=True, freeze_audio=True)
         if "audio" in trained:
             model.audio_backbone.set_weights(trained["audio"].audio_backbone.get_weights())
         if "visual" in trained:
@@ -117,6 +116,15 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
     )
     model.fusion_regressor.set_weights(fusion.get_weights())
     return model
+
+
+def _copy_backbones(source, target, path):
+    for name in ("visual_backbone", "audio_backbone"):
+        if getattr(target, name) is None:
+            continue
+        if getattr(source, name) is None:
+            raise ValueError(f"{path} has no {name} for the cached features this run needs; delete {path.parent}")
+        getattr(target, name).set_weights(getattr(source, name).get_weights())
 
 
 def _fusion_like(model):
@@ -260,10 +268,13 @@ def _validation_data(config, raw, modalities):
         shard_files(config.data, "dev")
     except FileNotFoundError:
         return None
-    return _windows(config, raw, modalities, "dev", "eval", config.seed).map(lambda x, y, info: (x, y))
+    # Raw validation windows do not overlap: the same frames, clips times
+    # less backbone work than the training stride.
+    stride = config.clips * config.frames_per_clip if raw else None
+    return _windows(config, raw, modalities, "dev", "eval", config.seed, stride).map(lambda x, y, info: (x, y))
 
 
-def _windows(config, raw, modalities, split, mode, seed):
+def _windows(config, raw, modalities, split, mode, seed, stride=None):
     from emokeras.data.dataset import make_dataset
     from emokeras.data.features import make_feature_dataset
 
@@ -273,7 +284,7 @@ def _windows(config, raw, modalities, split, mode, seed):
     )
     if raw:
         return make_dataset(
-            config.data, frames_per_clip=config.frames_per_clip, stride=config.stride,
+            config.data, frames_per_clip=config.frames_per_clip, stride=stride or config.stride,
             last_window=config.last_window, modalities=modalities, **common,
         )
     dataset = make_feature_dataset(pathlib.Path(config.out) / "features", **common)

