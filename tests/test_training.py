@@ -148,7 +148,7 @@ def test_mirrored_strategy_over_two_logical_cpus(tiny_corpus, tmp_path):
         "sys.exit(main(sys.argv[1:]))\n"
     )
     command = _train_command(tiny_corpus, tmp_path / "mirrored", "--set", "distribution=mirrored",
-                             "--set", "epochs=2", "--set", "stage1_epochs=0")
+                             "--set", "epochs=2", "--set", "stage1_epochs=1")
     result = _run([sys.executable, "-c", script, *command[3:]])
     assert result.returncode == 0, result.stderr[-3000:]
     assert "MirroredStrategy over 2 replicas" in result.stdout

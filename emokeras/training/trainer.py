@@ -95,8 +95,9 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
     features = out / "features"
     assembled = features / "backbones.keras"
     keras.utils.set_random_seed(config.seed)
-    with strategy.scope():
-        model = _build_model(config, targets, config.fusion, visual_weights, freeze_visual=True, freeze_audio=True)
+    # Outside the strategy: feature extraction needs no replicas (and a
+    # replica's empty share of a last partial batch breaks the log-mel pad).
+    model = _build_model(config, targets, config.fusion, visual_weights, freeze_visual=True, freeze_audio=True)
     if assembled.exists():
         # The exact backbones the cached features came from.
         _copy_backbones(load_model(assembled), model, assembled)
@@ -271,7 +272,12 @@ def _validation_data(config, raw, modalities):
     # Raw validation windows do not overlap: the same frames, clips times
     # less backbone work than the training stride.
     stride = config.clips * config.frames_per_clip if raw else None
-    return _windows(config, raw, modalities, "dev", "eval", config.seed, stride).map(lambda x, y, info: (x, y))
+    dataset = _windows(config, raw, modalities, "dev", "eval", config.seed, stride).map(lambda x, y, info: (x, y))
+    if config.distribution != "none":
+        # A last partial batch can leave a replica with no windows, which
+        # the log-mel padding rejects: validate on full batches only.
+        dataset = dataset.unbatch().batch(config.batch_size, drop_remainder=True)
+    return dataset
 
 
 def _windows(config, raw, modalities, split, mode, seed, stride=None):
