@@ -580,7 +580,7 @@ def build_parser():
     )
     demo.add_argument("--out", default="demo", help="output folder (default: demo)")
     demo.add_argument("--recordings", type=int, default=10)
-    demo.add_argument("--seconds", type=float, default=60.0)
+    demo.add_argument("--seconds", type=float, default=40.0)
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--epochs", type=int, help="fusion-stage epochs (default: the demo preset)")
     demo.add_argument("--stage1-epochs", type=int, help="audio-stage epochs (default: the demo preset)")

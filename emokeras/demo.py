@@ -13,7 +13,7 @@ import time
 DEMO_ROWS = ("i3d_cross_attention", "i3d_concat", "audio_only", "visual_only")
 
 
-def run_demo(out="demo", recordings=10, seconds=60.0, seed=0, epochs=None, stage1_epochs=None, export=True, progress=True):
+def run_demo(out="demo", recordings=10, seconds=40.0, seed=0, epochs=None, stage1_epochs=None, export=True, progress=True):
     """Runs the demo into `out`; returns `{name: path}` of its outputs.
 
     Raises:

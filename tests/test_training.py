@@ -37,7 +37,7 @@ def test_presets_files_and_overrides_stack(tmp_path):
     config_file = tmp_path / "run.yaml"
     config_file.write_text("preset: demo\nepochs: 7\nfusion: concat\n")
     config = load_config(config_file, overrides=parse_overrides(["epochs=3", "head_units=[64, 32]"]))
-    assert config.image_size == PRESETS["demo"]["image_size"] == 112
+    assert config.image_size == PRESETS["demo"]["image_size"] == 96
     assert config.fusion == "concat"  # from the file
     assert config.epochs == 3  # --set beats the file
     assert config.head_units == [64, 32]

@@ -145,20 +145,20 @@ PRESETS = {
         "label_delays": {"valence": 58, "arousal": 68},
         "mixed_precision": True,
     },
-    # The built-in synthetic corpus on 2 CPU cores in minutes: 112 px crops,
+    # The built-in synthetic corpus on 2 CPU cores in minutes: 96 px crops,
     # the Kinetics I3D frozen (features extracted once), a slimmer audio CNN
     # (same 1024-d output) trained on non-overlapping windows at random
     # offsets.
     "demo": {
         "clips": 8,
         "frames_per_clip": 16,
-        "image_size": 112,
+        "image_size": 96,
         "visual_weights": "rgb_scratch",
         "freeze_visual_backbone": True,
         "audio_filters": [16, 32, 64, 128, 1024],
         "schedule": "two_stage",
         "epochs": 30,
-        "stage1_epochs": 15,
+        "stage1_epochs": 10,
         "batch_size": 16,
         "learning_rate": 1e-3,
         "stage1_learning_rate": 1e-3,
