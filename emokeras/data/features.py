@@ -198,8 +198,10 @@ def make_feature_dataset(
     training = mode == "train"
 
     def windows_of_recording(path):
-        records = tf.data.TFRecordDataset(path).map(lambda r: tf.io.parse_single_example(r, spec))
-        recording = records.batch(1_000_000).get_single_element()
+        # All of a recording's records as strings, then one parse: batching
+        # the parsed floats instead would allocate the batch's full size.
+        serialized = tf.data.TFRecordDataset(path).batch(1_000_000).get_single_element()
+        recording = tf.io.parse_example(serialized, spec)
         labels = tf.reshape(recording["labels"], [-1, len(targets)])
         mask = tf.reshape(recording["label_mask"], [-1, len(targets)]) > 0
         labels, mask, frames = process_labels(labels, mask, median_width, delays)

@@ -97,7 +97,11 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
     keras.utils.set_random_seed(config.seed)
     # Outside the strategy: feature extraction needs no replicas (and a
     # replica's empty share of a last partial batch breaks the log-mel pad).
-    model = _build_model(config, targets, config.fusion, visual_weights, freeze_visual=True, freeze_audio=True)
+    # Saved backbones, if any, replace the pretrained weights anyway.
+    model = _build_model(
+        config, targets, config.fusion, None if assembled.exists() else visual_weights,
+        freeze_visual=True, freeze_audio=True,
+    )
     if assembled.exists():
         # The exact backbones the cached features came from.
         _copy_backbones(load_model(assembled), model, assembled)
