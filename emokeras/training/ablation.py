@@ -61,9 +61,9 @@ def ablate(config, rows=ROW_KEYS, progress=True):
         if two_stage and fusion not in ("audio_only", "visual_only"):
             # Both backbones and both feature sets: shareable with any row.
             shared.setdefault(backbone, base / key)
-            model = load_model(base / key / "stage2_fusion" / "model.keras")
-        else:
-            model = load_model(model_path)
+        # Two-stage rows are scored on the cached features (the same numbers
+        # as the raw model, without running the backbones again).
+        model = load_model(base / key / "stage2_fusion" / "model.keras" if two_stage else model_path)
         report = evaluate_model(
             model, config.data, median_width=config.median_width, label_delays=config.label_delays,
             features_dir=base / key / "features" if two_stage else None,

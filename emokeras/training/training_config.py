@@ -156,6 +156,8 @@ PRESETS = {
         "visual_weights": "rgb_scratch",
         "freeze_visual_backbone": True,
         "audio_filters": [16, 32, 64, 128, 1024],
+        # Chosen on the dev split: mean dev CCC 0.886 vs 0.881 with 0.5.
+        "dropout_rate": 0.2,
         "schedule": "two_stage",
         "epochs": 20,
         "stage1_epochs": 10,
