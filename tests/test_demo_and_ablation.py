@@ -37,7 +37,7 @@ def test_demo_runs_every_step_on_a_short_corpus(tmp_path, weights_cache):
     out = tmp_path / "demo"
     result = _run(
         [sys.executable, "-m", "emokeras.cli", "demo", "--out", str(out), "--recordings", "4",
-         "--seconds", "12", "--epochs", "2", "--stage1-epochs", "1"],
+         "--seconds", "12", "--epochs", "2", "--stage1-epochs", "1", "--batch-size", "2"],
         env_extra={"EMOKERAS_CACHE": str(weights_cache)},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
