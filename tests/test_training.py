@@ -4,7 +4,6 @@ MirroredStrategy over two logical CPUs."""
 
 import json
 import os
-import pathlib
 import signal
 import subprocess
 import sys

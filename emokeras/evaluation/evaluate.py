@@ -2,7 +2,6 @@
 recordings concatenated, at the annotation rate, with AVEC-style
 post-processing fitted on the development split and applied to test."""
 
-import json
 import pathlib
 
 import numpy as np

@@ -89,7 +89,11 @@ def model_frame_predictions(
             median_width=median_width, label_delays=label_delays,
         )
         names = {tensor.name for tensor in model.inputs}
-        predict = lambda inputs: model.predict_on_batch({k: v for k, v in inputs.items() if k in names})
+
+        def predict(inputs):
+            # Feature shards hold both modalities; a unimodal model takes one.
+            return model.predict_on_batch({k: v for k, v in inputs.items() if k in names})
+
     else:
         names = {tensor.name for tensor in model.inputs}
         windows = make_dataset(

@@ -74,8 +74,8 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
     import keras
 
     from emokeras.data.features import FEATURES_METADATA
-    from emokeras.saving import load_model
     from emokeras.data.features import extract_features
+    from emokeras.saving import load_model
 
     uses_audio = config.fusion != "visual_only"
     uses_video = config.fusion != "audio_only"
@@ -297,7 +297,7 @@ def _windows(config, raw, modalities, split, mode, seed, stride=None):
             config.data, frames_per_clip=config.frames_per_clip, stride=stride or config.stride,
             last_window=config.last_window, modalities=modalities, **common,
         )
-    dataset = make_feature_dataset(pathlib.Path(config.out) / "features", **common)
+    dataset = make_feature_dataset(_run_folder(config) / "features", **common)
 
     def keep(inputs, *rest):
         return ({name: inputs[name] for name in modalities}, *rest)

@@ -116,9 +116,6 @@ class TrainingConfig:
             raise ValueError(f"config key 'dropout_rate' must be in [0, 1); received {self.dropout_rate!r}")
         if self.stride is not None and (not isinstance(self.stride, int) or self.stride < 1):
             raise ValueError(f"config key 'stride' must be null or a positive integer; received {self.stride!r}")
-        if self.schedule == "two_stage" and self.fusion in ("audio_only", "visual_only") and self.stage1_epochs:
-            # A unimodal model has nothing to fuse: stage 1 is the whole job.
-            pass
 
     def to_dict(self):
         return dataclasses.asdict(self)
