@@ -167,6 +167,8 @@ def _export(args):
 def _predict(args):
     import pathlib
 
+    import numpy as np
+
     from emokeras.prediction import local_predictor
     from emokeras.prediction import plot_predictions
     from emokeras.prediction import predict_video
@@ -176,10 +178,28 @@ def _predict(args):
     if bool(args.model) == bool(args.server):
         print("emokeras predict: give --model MODEL.keras or --server URL (one of them)", file=sys.stderr)
         return 2
+    if args.attention_maps and not args.model:
+        print("emokeras predict: --attention-maps needs --model (a local cross-attention model)", file=sys.stderr)
+        return 2
+    maps = []
     if args.model:
+        from emokeras.prediction import cross_attention_maps
         from emokeras.saving import load_model
 
-        predict, geometry = local_predictor(load_model(args.model, compile=False))
+        model = load_model(args.model, compile=False)
+        predict, geometry = local_predictor(model)
+        if args.attention_maps:
+            if model.fusion != "cross_attention":
+                print(
+                    f"emokeras predict: --attention-maps needs a cross-attention model; "
+                    f"{args.model} has fusion={model.fusion!r}", file=sys.stderr,
+                )
+                return 2
+            window_predict = predict
+
+            def predict(windows):
+                maps.append(cross_attention_maps(model, windows))
+                return window_predict(windows)
     else:
         predict, geometry = server_predictor(args.server, model_name=args.model_name)
     times, predictions = predict_video(
@@ -199,6 +219,15 @@ def _predict(args):
     table = write_predictions_csv(out / f"{stem}_predictions.csv", times, predictions, truth)
     figure = plot_predictions(out / f"{stem}_predictions.png", times, predictions, truth, title=stem)
     print(f"{len(times)} frames ({times[-1]:.1f} s) predicted\n  table: {table}\n  plot:  {figure}")
+    if maps:
+        from emokeras.prediction import plot_attention_maps
+
+        audio_map = np.concatenate([a for a, _ in maps]).mean(axis=0)
+        visual_map = np.concatenate([v for _, v in maps]).mean(axis=0)
+        attention = plot_attention_maps(
+            out / f"{stem}_attention.png", audio_map, visual_map, title=f"{stem}: mean over windows"
+        )
+        print(f"  attention maps: {attention}")
     return 0
 
 
@@ -496,6 +525,10 @@ def build_parser():
     predict.add_argument("--stride", type=int, help="frames between windows (default: one clip)")
     predict.add_argument("--batch-size", type=int, default=4)
     predict.add_argument("--no-face-crop", action="store_true", help="the video is already a face crop")
+    predict.add_argument(
+        "--attention-maps", action="store_true",
+        help="also plot the cross-attention maps (mean over windows; local cross-attention model)",
+    )
     predict.set_defaults(run=_predict)
 
     def add_config_arguments(command):

@@ -262,3 +262,53 @@ def plot_predictions(path, times, predictions, truth=None, title=None):
     plt.close(figure)
     os.replace(temporary, path)
     return path
+
+
+def cross_attention_maps(model, windows):
+    """The cross-attention maps of an `AVEmotionRegressor` with
+    `fusion="cross_attention"` for a batch of windows.
+
+    Returns `(A_a, A_v)`, each `(batch, L, L)` in the paper's orientation
+    (`A[b, i, j]`: weight of clip `i` in the attended features of clip `j`;
+    columns sum to one), computed by the model's own layers: encoders, L2
+    normalisation and the `CrossAttention` layer.
+    """
+    if getattr(model, "fusion", None) != "cross_attention":
+        raise ValueError(
+            f"attention maps need a model with fusion='cross_attention'; this one has "
+            f"fusion={getattr(model, 'fusion', None)!r}"
+        )
+    fusion = model.fusion_regressor
+    visual = model.visual_encoder(windows["video"], training=False)
+    audio = model.audio_encoder(windows["audio"], training=False)
+    if fusion.l2_normalize:
+        visual = fusion.get_layer("visual_features_l2")(visual)
+        audio = fusion.get_layer("audio_features_l2")(audio)
+    _, _, audio_map, visual_map = fusion.get_layer("cross_attention")(audio, visual, return_attention_scores=True)
+    return np.asarray(audio_map), np.asarray(visual_map)
+
+
+def plot_attention_maps(path, audio_map, visual_map, title=None):
+    """Heat maps of `A_a` and `A_v` (each `(L, L)`, e.g. the mean over a
+    video's windows), written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = pathlib.Path(path)
+    figure, axes = plt.subplots(1, 2, figsize=(9, 4))
+    for axis, values, name in zip(axes, (audio_map, visual_map), ("A_a (audio)", "A_v (visual)")):
+        image = axis.imshow(values, cmap="viridis", vmin=0.0, origin="upper")
+        axis.set_title(name)
+        axis.set_xlabel("attending clip j")
+        axis.set_ylabel("attended clip i")
+        figure.colorbar(image, ax=axis, fraction=0.046)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+    figure.savefig(temporary, dpi=100)
+    plt.close(figure)
+    os.replace(temporary, path)
+    return path

@@ -114,3 +114,30 @@ def test_predicting_through_the_server_protocols(model, video, tmp_path):
     finally:
         rest.shutdown()
         grpc_server.stop(0)
+
+
+def test_attention_maps_follow_the_papers_equations(model, video, tmp_path):
+    from emokeras.prediction import cross_attention_maps
+    from tests.numpy_references import cross_attention_paper
+
+    frames = np.stack([centre_crop(f, 16) for _, f in iter_video_frames(video, 25)])[None, :16]
+    audio = load_audio(video)[None, : 16 * 640]
+    audio_map, visual_map = cross_attention_maps(model, {"video": frames, "audio": audio})
+    # Independent: encoder features, L2-normalised in NumPy, through equations (1)-(4).
+    unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)  # noqa: E731
+    x_v = unit(np.asarray(model.visual_encoder(frames)))[0].T
+    x_a = unit(np.asarray(model.audio_encoder(audio)))[0].T
+    kernel = np.asarray(model.fusion_regressor.get_layer("cross_attention").kernel)
+    _, _, want_a, want_v = cross_attention_paper(x_a, x_v, kernel)
+    np.testing.assert_allclose(audio_map[0], want_a, atol=1e-5)
+    np.testing.assert_allclose(visual_map[0], want_v, atol=1e-5)
+
+    model.save(tmp_path / "model.keras")
+    result = subprocess.run(
+        [sys.executable, "-m", "emokeras.cli", "predict", str(video), "--model", str(tmp_path / "model.keras"),
+         "--out", str(tmp_path / "out"), "--no-face-crop", "--attention-maps"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    png = (tmp_path / "out" / "talk_attention.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
