@@ -174,3 +174,21 @@ def test_rerun_of_a_finished_run_and_a_changed_config(tiny_corpus, tmp_path):
     wrong_size = load_config(overrides={**config.to_dict(), "image_size": 64, "out": str(tmp_path / "other")})
     with pytest.raises(ValueError, match="holds 32 px face crops but config key 'image_size' is 64"):
         train(wrong_size, progress=False)
+
+    # `emokeras evaluate` on the raw-input model agrees with scoring the
+    # stage-2 model on the cached features (two routes, same windows).
+    from emokeras.cli import main
+    from emokeras.evaluation import evaluate_model
+    from emokeras.saving import load_model
+
+    assert main(["evaluate", str(path), "--data", str(tiny_corpus / "prepared"), "--out", str(tmp_path / "eval")]) == 0
+    report = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
+    on_features = evaluate_model(
+        load_model(tmp_path / "run" / "stage2_fusion" / "model.keras"), tiny_corpus / "prepared",
+        features_dir=tmp_path / "run" / "features", postprocess=False,
+    )
+    for target in ("valence", "arousal"):
+        assert report["raw"][target]["all"]["ccc"] == pytest.approx(on_features["raw"][target]["all"]["ccc"], abs=1e-4)
+        assert report["raw"][target]["all"]["frames"] == on_features["raw"][target]["all"]["frames"] > 0
+        assert "postprocessed" in report and report["postprocessing"]["fitted_on"] == "dev"
+    assert "| **all** |" in (tmp_path / "eval" / "evaluation.md").read_text()
