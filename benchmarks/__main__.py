@@ -20,8 +20,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}")
     from benchmarks import data_pipeline
+    from benchmarks import i3d_throughput
     from benchmarks import serving
 
+    i3d_throughput.run(quick=args.quick)
     data_pipeline.run(quick=args.quick, shared_data=args.shared_data)
     serving.run(quick=args.quick)
 
