@@ -254,14 +254,7 @@ def plot_predictions(path, times, predictions, truth=None, title=None):
         axis.grid(alpha=0.3)
         axis.legend(loc="upper right")
     axes[-1, 0].set_xlabel("time (s)")
-    if title:
-        figure.suptitle(title)
-    figure.tight_layout()
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
-    figure.savefig(temporary, dpi=100)
-    plt.close(figure)
-    os.replace(temporary, path)
-    return path
+    return _save_figure(figure, path, title)
 
 
 def cross_attention_maps(model, windows):
@@ -304,6 +297,13 @@ def plot_attention_maps(path, audio_map, visual_map, title=None):
         axis.set_xlabel("attending clip j")
         axis.set_ylabel("attended clip i")
         figure.colorbar(image, ax=axis, fraction=0.046)
+    return _save_figure(figure, path, title)
+
+
+def _save_figure(figure, path, title=None):
+    """Titles, lays out and writes a matplotlib figure atomically."""
+    import matplotlib.pyplot as plt
+
     if title:
         figure.suptitle(title)
     figure.tight_layout()
