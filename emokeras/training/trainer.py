@@ -225,11 +225,14 @@ def _modalities(model):
 def _steps_per_epoch(config, raw):
     """Full batches in one training epoch: the fewest windows any random
     window offset can give, so every epoch has the same number of steps."""
+    from emokeras.data import shard_format
+    from emokeras.data.dataset import _delays_for
     from emokeras.data.dataset import shard_files
     from emokeras.data.window import plan_windows
 
     _, counts = shard_files(config.data, "train")
-    delay = max((config.label_delays or {}).values(), default=0) if isinstance(config.label_delays, dict) else (config.label_delays or 0)
+    # The label shift drops the last max(delays) frames, as in the dataset.
+    delay = max(_delays_for(shard_format.read_metadata(config.data)["targets"], config.label_delays))
     windows = 0
     for count in counts:
         frames = count - delay
