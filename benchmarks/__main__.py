@@ -19,11 +19,17 @@ def main(argv=None):
     )
     args = parser.parse_args(argv)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}")
+    from benchmarks import cpu_kernels
     from benchmarks import data_pipeline
+    from benchmarks import feature_cache
     from benchmarks import i3d_throughput
+    from benchmarks import peak_memory
     from benchmarks import serving
 
     i3d_throughput.run(quick=args.quick)
+    cpu_kernels.run(quick=args.quick)
+    feature_cache.run(quick=args.quick)
+    peak_memory.run(quick=args.quick)
     data_pipeline.run(quick=args.quick, shared_data=args.shared_data)
     serving.run(quick=args.quick)
 

@@ -25,3 +25,25 @@ def print_table(title, rows):
     for row in rows:
         cells = [f"{v:.3g}" if isinstance(v, float) else str(v) for v in row.values()]
         print("| " + " | ".join(cells) + " |")
+
+
+def run_in_fresh_process(module, arguments, environment=None, timeout=1200):
+    """Runs `python -m module *arguments` (a probe printing one JSON object
+    on its last line) in a new process and returns that object: settings
+    TensorFlow reads once at start-up, and peak memory, need their own
+    process."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", module, *arguments],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(environment or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{module} {' '.join(arguments)} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -19,9 +19,20 @@ def _info(args):
         "keras": keras.__version__,
         "keras_backend": keras.backend.backend(),
         "devices": [device.name for device in tf.config.list_physical_devices()],
+        "onednn_cpu_kernels": _onednn_enabled(),
     }
     print(json.dumps(report, indent=2))
     return 0
+
+
+def _onednn_enabled():
+    """Whether TensorFlow runs its oneDNN CPU kernels (see emokeras/__init__.py);
+    None where this TensorFlow build cannot say."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 def _summary(args):

@@ -3,6 +3,8 @@ import pathlib
 
 import pytest
 
+import emokeras  # noqa: F401  (first, so tests run with its TensorFlow settings)
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -11,8 +11,8 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _run(args, timeout=600):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+def _run(args, timeout=600, **environment):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **environment)
     result = subprocess.run(
         args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
@@ -52,6 +52,22 @@ def test_cli_help_and_info():
     assert "summary" in _run([sys.executable, "-m", "emokeras.cli", "--help"])
     info = json.loads(_run([sys.executable, "-m", "emokeras.cli", "info"]))
     assert info["tensorflow"].startswith("2.21") and info["keras"].startswith("3.")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="oneDNN CPU kernels are switchable in Linux builds")
+def test_onednn_kernels_are_on_unless_the_user_says_otherwise():
+    command = [sys.executable, "-m", "emokeras.cli", "info"]
+    default = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(default.stdout)["onednn_cpu_kernels"] is True
+    declined = json.loads(_run(command, TF_ENABLE_ONEDNN_OPTS="0"))
+    assert declined["onednn_cpu_kernels"] is False
 
 
 def test_cli_summary_and_bad_value():

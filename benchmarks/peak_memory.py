@@ -1,0 +1,133 @@
+"""Peak memory (resident set) of inference and training: the process's
+size once the model is built and compiled (the baseline), and its peak while
+running it (the kernel's high-water mark, reset after the build so that
+TensorFlow's start-up does not count). Each case runs in a fresh process;
+the quick run puts all of them in one. Run as `python -m
+benchmarks.peak_memory --probe CASE [CASE ...]` it measures those cases and
+prints JSON."""
+
+import argparse
+import json
+
+import numpy as np
+
+from benchmarks.timing import print_table
+from benchmarks.timing import run_in_fresh_process
+
+CASES = {
+    "inference": "raw-input model, predict_on_batch, batch 1 (what a server holds)",
+    "stage1_visual": "I3D training step, batch 2 clips (stage 1)",
+    "fusion_cached": "fusion training on cached features, batch 16 (stage 2)",
+    "fusion_recompute": "fusion training recomputing frozen backbones, batch 2",
+}
+
+
+def _status_mb(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+
+
+def _reset_peak():
+    """Sets the high-water mark VmHWM back to the current size (Linux >= 4.0)."""
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+
+
+def _probe(case, quick):
+    import keras
+
+    from emokeras.backbones import I3D
+    from emokeras.losses import ConcordanceCorrelationLoss
+    from emokeras.models import AVEmotionRegressor
+
+    geometry = (
+        dict(clips=2, image_size=32, width_multiplier=1 / 8, audio_filters=(8, 8, 8, 8, 128))
+        if quick
+        else dict(clips=8, image_size=224)
+    )
+    targets = ("valence", "arousal")
+    rng = np.random.default_rng(0)
+
+    def compiled(model, loss):
+        model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=loss)
+        return model
+
+    def raw_batch(model, batch):
+        return {
+            "video": rng.uniform(0, 255, (batch, *model.input["video"].shape[1:])).astype("float32"),
+            "audio": rng.normal(0, 0.1, (batch, *model.input["audio"].shape[1:])).astype("float32"),
+        }
+
+    def labels(batch, clips):
+        return {t: rng.uniform(-1, 1, (batch, clips)).astype("float32") for t in targets}
+
+    ccc = {t: ConcordanceCorrelationLoss() for t in targets}
+    if case == "stage1_visual":
+        size, width = geometry["image_size"], geometry.get("width_multiplier", 1.0)
+        model = compiled(I3D(include_top=False, pooling="avg", image_size=size, width_multiplier=width), "mse")
+        clips = rng.uniform(-1, 1, (2, 16, size, size, 3)).astype("float32")
+        run = lambda: model.train_on_batch(clips, np.zeros((2, model.output_shape[-1]), np.float32))
+    else:
+        frozen = case != "inference"
+        model = AVEmotionRegressor(
+            fusion="cross_attention", freeze_visual_backbone=frozen, freeze_audio_backbone=frozen, **geometry
+        )
+        clips = model.clips
+        if case == "inference":
+            inputs = raw_batch(model, 1)
+            run = lambda: model.predict_on_batch(inputs)
+        elif case == "fusion_recompute":
+            compiled(model, ccc)
+            inputs = raw_batch(model, 2)
+            run = lambda: model.train_on_batch(inputs, labels(2, clips))
+        else:
+            fusion = compiled(model.fusion_regressor, ccc)
+            features = {
+                "visual_features": rng.normal(size=(16, clips, model.visual_encoder.output.shape[-1])).astype("float32"),
+                "audio_features": rng.normal(size=(16, clips, model.audio_filters[-1])).astype("float32"),
+            }
+            run = lambda: fusion.train_on_batch(features, labels(16, clips))
+    built = _status_mb("VmRSS")
+    _reset_peak()
+    for _ in range(2):
+        run()
+    return {"built_mb": built, "peak_mb": _status_mb("VmHWM")}
+
+
+def run(quick=False):
+    if quick:
+        results = run_in_fresh_process("benchmarks.peak_memory", ["--quick", "--probe", *CASES])
+    else:
+        results = {}
+        for case in CASES:
+            results.update(run_in_fresh_process("benchmarks.peak_memory", ["--probe", case]))
+    rows = []
+    for case, description in CASES.items():
+        result = results[case]
+        rows.append(
+            {
+                "case": description,
+                "built MB (baseline)": result["built_mb"],
+                "peak MB": result["peak_mb"],
+                "ratio peak / baseline": result["peak_mb"] / result["built_mb"],
+            }
+        )
+    scale = "tiny models, one process (quick)" if quick else "paper geometry: 8 clips x 16 frames at 224 px, each case in a fresh process"
+    print_table(f"Peak memory, {scale}", rows)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--probe", nargs="+", choices=CASES)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    if args.probe:
+        print(json.dumps({case: _probe(case, args.quick) for case in args.probe}))
+    else:
+        run(quick=args.quick)
+
+
+if __name__ == "__main__":
+    main()
