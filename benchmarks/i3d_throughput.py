@@ -7,23 +7,8 @@ eager vs `tf.function` vs XLA for the Keras model."""
 import tempfile
 import time
 
-import numpy as np
-
+from benchmarks.timing import alternating_medians
 from benchmarks.timing import print_table
-
-
-def _alternating_medians(functions, repeats):
-    """Times the functions in turns (a, b, a, b, ...) so that drift of the
-    machine hits each alike; returns their median seconds."""
-    for function in functions:
-        function()
-    times = [[] for _ in functions]
-    for _ in range(repeats):
-        for index, function in enumerate(functions):
-            start = time.perf_counter()
-            function()
-            times[index].append(time.perf_counter() - start)
-    return [float(np.median(t)) for t in times]
 
 
 def _exported(model, frames, size):
@@ -65,7 +50,7 @@ def inference(quick):
         exported = _exported(model, frames, size)
         baseline = tf_nn_i3d(model)
         # The matmul is timed in the same turns, so the peak sees the same drift.
-        keras_s, exported_s, baseline_s, matmul_s = _alternating_medians(
+        keras_s, exported_s, baseline_s, matmul_s = alternating_medians(
             [
                 lambda: keras_function(clips).numpy(),
                 lambda: exported.serve(clips).numpy(),
@@ -109,7 +94,7 @@ def training(quick):
     zeros = np.zeros((batch, model.output_shape[-1]), np.float32)
     baseline, _, _ = tf_nn_i3d_training_step(model, learning_rate=1e-3)
     model.compile(optimizer=keras.optimizers.SGD(1e-3), loss="mse")
-    keras_s, baseline_s = _alternating_medians(
+    keras_s, baseline_s = alternating_medians(
         [lambda: model.train_on_batch(clips, zeros), lambda: baseline(clips).numpy()], repeats
     )
     # A training step costs about three forward passes (forward, and the
@@ -145,7 +130,7 @@ def execution_modes(quick):
     started = time.perf_counter()
     xla(clips)
     compile_s = time.perf_counter() - started
-    eager_s, graph_s, xla_s = _alternating_medians(
+    eager_s, graph_s, xla_s = alternating_medians(
         [lambda: model(clips, training=False).numpy(), lambda: graph(clips).numpy(), lambda: xla(clips).numpy()],
         repeats,
     )
@@ -173,7 +158,7 @@ def data_layout(quick):
     model = I3D(include_top=False, pooling="avg", image_size=size, width_multiplier=width)
     clips = tf.random.uniform((1, frames, size, size, 3), -1.0, 1.0)
     last, first = tf_nn_i3d(model), tf_nn_i3d(model, data_format="NCDHW")
-    last_s, first_s = _alternating_medians([lambda: last(clips).numpy(), lambda: first(clips).numpy()], repeats)
+    last_s, first_s = alternating_medians([lambda: last(clips).numpy(), lambda: first(clips).numpy()], repeats)
     print_table(
         f"Data layout, tf.nn I3D {frames}x{size}x{size} batch 1, same run",
         [

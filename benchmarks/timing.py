@@ -16,6 +16,20 @@ def median_seconds(function, repeats=5, warmup=1):
     return statistics.median(times)
 
 
+def alternating_medians(functions, repeats):
+    """Times the functions in turns (a, b, a, b, ...) so that drift of the
+    machine hits each alike; returns their median seconds."""
+    for function in functions:
+        function()
+    times = [[] for _ in functions]
+    for _ in range(repeats):
+        for index, function in enumerate(functions):
+            start = time.perf_counter()
+            function()
+            times[index].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
 def print_table(title, rows):
     """Prints `rows` (dicts with the same keys) as a markdown table."""
     print(f"\n### {title}\n")
@@ -23,8 +37,14 @@ def print_table(title, rows):
     print("| " + " | ".join(keys) + " |")
     print("|" + "---|" * len(keys))
     for row in rows:
-        cells = [f"{v:.3g}" if isinstance(v, float) else str(v) for v in row.values()]
+        cells = [_format(v) for v in row.values()]
         print("| " + " | ".join(cells) + " |")
+
+
+def _format(value):
+    if not isinstance(value, float):
+        return str(value)
+    return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def run_in_fresh_process(module, arguments, environment=None, timeout=1200):
