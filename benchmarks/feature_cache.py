@@ -29,9 +29,9 @@ def _compiled(model, targets):
 def extraction(quick):
     import tensorflow as tf
 
-    from emokeras.data.features import extract_features
     from emokeras.data import prepare_recordings
     from emokeras.data import read_manifest
+    from emokeras.data.features import extract_features
     from emokeras.data.synthetic_corpus import write_synthetic_corpus
     from emokeras.models import AVEmotionRegressor
 
@@ -53,10 +53,10 @@ def extraction(quick):
         )
         clips = None
         for batch_size in (1, 4) if quick else (1, 4, 8):
-            run = lambda: extract_features(model, folder / "prepared", folder / "cache", batch_size=batch_size, progress=False)
-            run()  # traces
+            extract = lambda: extract_features(model, folder / "prepared", folder / "cache", batch_size=batch_size, progress=False)
+            extract()  # traces
             started = time.perf_counter()
-            run()
+            extract()
             extract_s = time.perf_counter() - started
             if clips is None:  # clips written per run
                 clips = sum(1 for _ in tf.data.TFRecordDataset([str(p) for p in (folder / "cache").rglob("*.tfrecord")]))
@@ -78,11 +78,6 @@ def extraction(quick):
         f"{clips} clips of 16 frames at {model.image_size} px, same run",
         rows,
     )
-
-
-def run(quick=False):
-    extraction(quick)
-    fusion_epoch(quick)
 
 
 def fusion_epoch(quick):
@@ -135,3 +130,8 @@ def fusion_epoch(quick):
             {"epoch": "recomputing backbones", "seconds": raw_s, "ratio vs recompute": 1.0},
         ],
     )
+
+
+def run(quick=False):
+    extraction(quick)
+    fusion_epoch(quick)
