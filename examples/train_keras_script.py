@@ -15,6 +15,7 @@ import argparse
 import pathlib
 import tempfile
 
+import emokeras  # noqa: F401  (before Keras: its faster CPU kernels, see README Performance)
 import keras
 
 from emokeras.data import make_dataset
