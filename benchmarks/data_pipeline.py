@@ -114,7 +114,8 @@ def run(quick=False, shared_data=None):
     files = []
     if shared_data and pathlib.Path(shared_data, "real_media").is_dir():
         files += sorted(pathlib.Path(shared_data, "real_media", "crema_d").glob("*.flv"))[: 1 if quick else 6]
-        files += [pathlib.Path(shared_data, "real_media", "faces", "single_face.mp4")]
+        if not quick:
+            files += [pathlib.Path(shared_data, "real_media", "faces", "single_face.mp4")]
     with tempfile.TemporaryDirectory() as folder:
         write_synthetic_corpus(folder, recordings=1, seconds=4 if quick else 20, image_size=224)
         synthetic = sorted(pathlib.Path(folder).glob("*.mp4"))
