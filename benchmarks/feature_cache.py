@@ -10,20 +10,13 @@ import time
 
 import numpy as np
 
+from benchmarks.random_batches import av_geometry
+from benchmarks.random_batches import cached_features
+from benchmarks.random_batches import clip_labels
+from benchmarks.random_batches import compiled_for_ccc
+from benchmarks.random_batches import raw_windows
 from benchmarks.timing import median_seconds
 from benchmarks.timing import print_table
-
-
-def _compiled(model, targets):
-    import keras
-
-    from emokeras.losses import ConcordanceCorrelationLoss
-
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-4),
-        loss={t: ConcordanceCorrelationLoss() for t in targets},
-    )
-    return model
 
 
 def extraction(quick):
@@ -35,12 +28,7 @@ def extraction(quick):
     from emokeras.data.synthetic_corpus import write_synthetic_corpus
     from emokeras.models import AVEmotionRegressor
 
-    geometry = (
-        dict(clips=2, image_size=32, width_multiplier=1 / 8, audio_filters=(8, 8, 8, 8, 128))
-        if quick
-        else dict(clips=8, image_size=112)
-    )
-    model = AVEmotionRegressor(fusion="cross_attention", **geometry)
+    model = AVEmotionRegressor(fusion="cross_attention", **av_geometry(quick, image_size=112))
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         folder = pathlib.Path(folder)
@@ -85,32 +73,19 @@ def fusion_epoch(quick):
 
     from emokeras.models import AVEmotionRegressor
 
-    # The paper's geometry (8 clips of 16 frames at 224 px, batch 16); the
-    # quick run a small network at 32 px.
-    geometry = (
-        dict(clips=2, image_size=32, width_multiplier=1 / 8, audio_filters=(8, 8, 8, 8, 128))
-        if quick
-        else dict(clips=8, image_size=224)
-    )
+    # The paper's geometry (8 clips of 16 frames at 224 px, batch 16).
     windows, batch, raw_batch = (64, 16, 2) if quick else (512, 16, 2)
-    targets = ("valence", "arousal")
     model = AVEmotionRegressor(
-        fusion="cross_attention", freeze_visual_backbone=True, freeze_audio_backbone=True, **geometry
+        fusion="cross_attention", freeze_visual_backbone=True, freeze_audio_backbone=True, **av_geometry(quick)
     )
-    raw_model = _compiled(model, targets)
-    fusion_model = _compiled(model.fusion_regressor, targets)
+    raw_model = compiled_for_ccc(model)
+    fusion_model = compiled_for_ccc(model.fusion_regressor)
     rng = np.random.default_rng(0)
     clips = model.clips
-    labels = {t: rng.uniform(-1, 1, (raw_batch, clips)).astype("float32") for t in targets}
-    raw_inputs = {
-        "video": rng.uniform(0, 255, (raw_batch, *model.input["video"].shape[1:])).astype("float32"),
-        "audio": rng.normal(0, 0.1, (raw_batch, *model.input["audio"].shape[1:])).astype("float32"),
-    }
-    features = {
-        "visual_features": rng.normal(size=(windows, clips, model.visual_encoder.output.shape[-1])).astype("float32"),
-        "audio_features": rng.normal(size=(windows, clips, model.audio_filters[-1])).astype("float32"),
-    }
-    feature_labels = {t: rng.uniform(-1, 1, (windows, clips)).astype("float32") for t in targets}
+    labels = clip_labels(raw_batch, clips, rng)
+    raw_inputs = raw_windows(model, raw_batch, rng)
+    features = cached_features(model, windows, rng)
+    feature_labels = clip_labels(windows, clips, rng)
     feature_data = tf.data.Dataset.from_tensor_slices((features, feature_labels)).batch(batch)
 
     fusion_model.fit(feature_data, epochs=1, verbose=0, shuffle=False)  # traces

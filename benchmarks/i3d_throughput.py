@@ -2,7 +2,8 @@
 matrix-multiply rate of this process (the practical peak) and DeepMind's
 I3D written with `tf.nn` ops (`benchmarks.tf_nn_i3d`), for inference (the
 Keras graph and the exported SavedModel's) and for a training step; plus
-eager vs `tf.function` vs XLA for the Keras model."""
+eager vs `tf.function` vs XLA for the Keras model, and channels last vs
+channels first."""
 
 import tempfile
 import time

@@ -13,6 +13,11 @@ import json
 
 import numpy as np
 
+from benchmarks.random_batches import av_geometry
+from benchmarks.random_batches import cached_features
+from benchmarks.random_batches import clip_labels
+from benchmarks.random_batches import compiled_for_ccc
+from benchmarks.random_batches import raw_windows
 from benchmarks.timing import print_table
 from benchmarks.timing import run_in_fresh_process
 
@@ -41,34 +46,14 @@ def _probe(case, quick):
     import keras
 
     from emokeras.backbones import I3D
-    from emokeras.losses import ConcordanceCorrelationLoss
     from emokeras.models import AVEmotionRegressor
 
-    geometry = (
-        dict(clips=2, image_size=32, width_multiplier=1 / 8, audio_filters=(8, 8, 8, 8, 128))
-        if quick
-        else dict(clips=8, image_size=224)
-    )
-    targets = ("valence", "arousal")
+    geometry = av_geometry(quick)
     rng = np.random.default_rng(0)
-
-    def compiled(model, loss):
-        model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=loss)
-        return model
-
-    def raw_batch(model, batch):
-        return {
-            "video": rng.uniform(0, 255, (batch, *model.input["video"].shape[1:])).astype("float32"),
-            "audio": rng.normal(0, 0.1, (batch, *model.input["audio"].shape[1:])).astype("float32"),
-        }
-
-    def labels(batch, clips):
-        return {t: rng.uniform(-1, 1, (batch, clips)).astype("float32") for t in targets}
-
-    ccc = {t: ConcordanceCorrelationLoss() for t in targets}
     if case == "stage1_visual":
         size, width = geometry["image_size"], geometry.get("width_multiplier", 1.0)
-        model = compiled(I3D(include_top=False, pooling="avg", image_size=size, width_multiplier=width), "mse")
+        model = I3D(include_top=False, pooling="avg", image_size=size, width_multiplier=width)
+        model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse")
         clips = rng.uniform(-1, 1, (2, 16, size, size, 3)).astype("float32")
         run = lambda: model.train_on_batch(clips, np.zeros((2, model.output_shape[-1]), np.float32))
     else:
@@ -76,21 +61,17 @@ def _probe(case, quick):
         model = AVEmotionRegressor(
             fusion="cross_attention", freeze_visual_backbone=frozen, freeze_audio_backbone=frozen, **geometry
         )
-        clips = model.clips
         if case == "inference":
-            inputs = raw_batch(model, 1)
+            inputs = raw_windows(model, 1, rng)
             run = lambda: model.predict_on_batch(inputs)
         elif case == "fusion_recompute":
-            compiled(model, ccc)
-            inputs = raw_batch(model, 2)
-            run = lambda: model.train_on_batch(inputs, labels(2, clips))
+            compiled_for_ccc(model)
+            inputs = raw_windows(model, 2, rng)
+            run = lambda: model.train_on_batch(inputs, clip_labels(2, model.clips, rng))
         else:
-            fusion = compiled(model.fusion_regressor, ccc)
-            features = {
-                "visual_features": rng.normal(size=(16, clips, model.visual_encoder.output.shape[-1])).astype("float32"),
-                "audio_features": rng.normal(size=(16, clips, model.audio_filters[-1])).astype("float32"),
-            }
-            run = lambda: fusion.train_on_batch(features, labels(16, clips))
+            fusion = compiled_for_ccc(model.fusion_regressor)
+            features = cached_features(model, 16, rng)
+            run = lambda: fusion.train_on_batch(features, clip_labels(16, model.clips, rng))
     built = _status_mb("VmRSS")
     _reset_peak()
     for _ in range(2):
