@@ -1,7 +1,7 @@
 """TensorFlow's CPU kernels and threads, each setting in a fresh process
-(TensorFlow reads them once, at start-up): oneDNN off (TensorFlow's default
-on CPUs without AVX-512), oneDNN on (emokeras' default, set on import), and
-oneDNN on a single intra-op thread. Run as `python -m benchmarks.cpu_kernels
+(TensorFlow reads them once, at start-up): oneDNN off (TensorFlow's own
+default on this project's AVX2 machine), oneDNN on (emokeras' default, set on
+import), and oneDNN on a single intra-op thread. Run as `python -m benchmarks.cpu_kernels
 --probe` it times one setting and prints JSON."""
 
 import argparse
@@ -19,7 +19,8 @@ SETTINGS = (
 
 
 def _probe(quick, intra_op_threads):
-    """Times I3D inference, an I3D training step and a matmul in this process."""
+    """Times I3D inference, a matmul and (not in the quick run) an I3D
+    training step in this process."""
     import tensorflow as tf
 
     if intra_op_threads:
