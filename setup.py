@@ -5,9 +5,7 @@ from setuptools import find_packages
 from setuptools import setup
 
 HERE = pathlib.Path(__file__).parent
-VERSION = re.search(
-    r'__version__ = "([^"]+)"', (HERE / "emokeras" / "__init__.py").read_text()
-).group(1)
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "emokeras" / "__init__.py").read_text()).group(1)
 
 setup(
     name="emokeras",
@@ -48,6 +46,9 @@ setup(
             "jax[cpu]>=0.4.30",
             # Reads the deployment files (docker compose, Kubernetes).
             "pyyaml>=6",
+            # Linter and formatter (.ci/run); pinned so that CI and a
+            # developer's machine agree on the rules.
+            "ruff==0.17.6",
         ],
     },
     entry_points={"console_scripts": ["emokeras=emokeras.cli:main"]},

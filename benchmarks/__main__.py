@@ -14,7 +14,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat (CI smoke run)")
     parser.add_argument(
         "--shared-data",
-        default=os.environ.get("EMOKERAS_SHARED_DATA", pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"),
+        default=os.environ.get(
+            "EMOKERAS_SHARED_DATA", pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+        ),
         help="real media for the decoding benchmark (skipped when absent)",
     )
     args = parser.parse_args(argv)

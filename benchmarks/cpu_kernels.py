@@ -60,7 +60,10 @@ def run(quick=False):
                     "benchmarks.cpu_kernels", ["--probe", *arguments] + (["--quick"] if quick else []), environment
                 )
             )
-    best = {name: {key: (max if key == "matmul_gflops" else min)(r[key] for r in runs) for key in runs[0]} for name, runs in results.items()}
+    best = {
+        name: {key: (max if key == "matmul_gflops" else min)(r[key] for r in runs) for key in runs[0]}
+        for name, runs in results.items()
+    }
     baseline = best[settings[0][0]]
     clip = "16x32x32, 1/8 width" if quick else "16x112x112"
     rows = []

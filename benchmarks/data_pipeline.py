@@ -76,12 +76,21 @@ def pipeline_vs_training(quick):
         folder = pathlib.Path(folder)
         manifest = write_synthetic_corpus(folder / "synth", recordings=2, seconds=8 if quick else 20, image_size=112)
         prepare_recordings(
-            read_manifest(manifest), folder / "prepared", image_size=size, face_crop=False,
-            min_frames=model_kwargs["clips"] * 16, progress=False, workers=1,
+            read_manifest(manifest),
+            folder / "prepared",
+            image_size=size,
+            face_crop=False,
+            min_frames=model_kwargs["clips"] * 16,
+            progress=False,
+            workers=1,
         )
         dataset = make_dataset(
-            folder / "prepared", "train", clips=model_kwargs["clips"], frames_per_clip=16,
-            batch_size=batch_size, stride=4,
+            folder / "prepared",
+            "train",
+            clips=model_kwargs["clips"],
+            frames_per_clip=16,
+            batch_size=batch_size,
+            stride=4,
         ).repeat()
         iterator = iter(dataset)
         next(iterator)

@@ -36,18 +36,27 @@ def extraction(quick):
             folder / "synth", recordings=2, seconds=8 if quick else 40, seed=0, image_size=model.image_size
         )
         prepare_recordings(
-            read_manifest(manifest), folder / "prepared", image_size=model.image_size, face_crop=False,
-            workers=1, min_frames=16, progress=False,
+            read_manifest(manifest),
+            folder / "prepared",
+            image_size=model.image_size,
+            face_crop=False,
+            workers=1,
+            min_frames=16,
+            progress=False,
         )
         clips = None
         for batch_size in (1, 4) if quick else (1, 4, 8):
-            extract = lambda: extract_features(model, folder / "prepared", folder / "cache", batch_size=batch_size, progress=False)
+            extract = lambda: extract_features(
+                model, folder / "prepared", folder / "cache", batch_size=batch_size, progress=False
+            )
             extract()  # traces
             started = time.perf_counter()
             extract()
             extract_s = time.perf_counter() - started
             if clips is None:  # clips written per run
-                clips = sum(1 for _ in tf.data.TFRecordDataset([str(p) for p in (folder / "cache").rglob("*.tfrecord")]))
+                clips = sum(
+                    1 for _ in tf.data.TFRecordDataset([str(p) for p in (folder / "cache").rglob("*.tfrecord")])
+                )
             video = tf.random.uniform((batch_size, *model.input["video"].shape[1:]), 0, 255)
             audio = tf.random.normal((batch_size, *model.input["audio"].shape[1:]))
             encoders = tf.function(lambda v, a: (model.visual_encoder(v), model.audio_encoder(a)))
@@ -89,7 +98,9 @@ def fusion_epoch(quick):
     feature_data = tf.data.Dataset.from_tensor_slices((features, feature_labels)).batch(batch)
 
     fusion_model.fit(feature_data, epochs=1, verbose=0, shuffle=False)  # traces
-    cached_s = median_seconds(lambda: fusion_model.fit(feature_data, epochs=1, verbose=0, shuffle=False), repeats=2 if quick else 3)
+    cached_s = median_seconds(
+        lambda: fusion_model.fit(feature_data, epochs=1, verbose=0, shuffle=False), repeats=2 if quick else 3
+    )
     raw_model.train_on_batch(raw_inputs, labels)  # traces
     started = time.perf_counter()
     raw_steps = 2 if quick else 3

@@ -98,7 +98,11 @@ def run(quick=False):
                 "ratio peak / baseline": result["peak_mb"] / result["built_mb"],
             }
         )
-    scale = "tiny models, one process (quick)" if quick else "paper geometry: 8 clips x 16 frames at 224 px, each case in a fresh process"
+    scale = (
+        "tiny models, one process (quick)"
+        if quick
+        else "paper geometry: 8 clips x 16 frames at 224 px, each case in a fresh process"
+    )
     print_table(f"Peak memory, {scale}", rows)
 
 

@@ -35,7 +35,9 @@ def raw_windows(model, batch, rng):
 def cached_features(model, batch, rng):
     """Random per-clip features of the shape `model.fusion_regressor` takes."""
     return {
-        "visual_features": rng.normal(size=(batch, model.clips, model.visual_encoder.output.shape[-1])).astype("float32"),
+        "visual_features": rng.normal(size=(batch, model.clips, model.visual_encoder.output.shape[-1])).astype(
+            "float32"
+        ),
         "audio_features": rng.normal(size=(batch, model.clips, model.audio_filters[-1])).astype("float32"),
     }
 

@@ -34,7 +34,9 @@ def _plan(keras_i3d, make_unit):
         elif kind == "pool":
             plan.append(("pool", arguments))
         else:
-            branches = [[make_unit(unit) if hasattr(unit, "conv") else None for unit in branch] for branch in layer.branches]
+            branches = [
+                [make_unit(unit) if hasattr(unit, "conv") else None for unit in branch] for branch in layer.branches
+            ]
             plan.append(("inception", branches))
     return plan
 
@@ -169,8 +171,12 @@ def i3d_flops(keras_i3d, frames, image_size):
         else:
             b0, b1a, b1b, b2a, b2b, b3 = layer.filters
             for filters, kernel, inputs in (
-                (b0, 1, channels), (b1a, 1, channels), (b1b, 27, b1a),
-                (b2a, 1, channels), (b2b, 27, b2a), (b3, 1, channels),
+                (b0, 1, channels),
+                (b1a, 1, channels),
+                (b1b, 27, b1a),
+                (b2a, 1, channels),
+                (b2b, 27, b2a),
+                (b3, 1, channels),
             ):
                 flops += 2 * t * h * w * filters * inputs * kernel
             channels = b0 + b1b + b2b + b3

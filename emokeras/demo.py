@@ -14,8 +14,15 @@ DEMO_ROWS = ("i3d_cross_attention", "i3d_concat", "audio_only", "visual_only")
 
 
 def run_demo(
-    out="demo", recordings=10, seconds=40.0, seed=0, epochs=None, stage1_epochs=None, batch_size=None,
-    export=True, progress=True,
+    out="demo",
+    recordings=10,
+    seconds=40.0,
+    seed=0,
+    epochs=None,
+    stage1_epochs=None,
+    batch_size=None,
+    export=True,
+    progress=True,
 ):
     """Runs the demo into `out`; returns `{name: path}` of its outputs.
 
@@ -51,10 +58,16 @@ def run_demo(
     manifest = out / "synth" / "manifest.csv"
     if not manifest.exists():
         step(f"writing the synthetic corpus: {recordings} recordings x {seconds:g} s")
-        write_synthetic_corpus(out / "synth", recordings=recordings, seconds=seconds, seed=seed, image_size=config.image_size)
+        write_synthetic_corpus(
+            out / "synth", recordings=recordings, seconds=seconds, seed=seed, image_size=config.image_size
+        )
     step("preparing: decode, 16 kHz audio, per-frame labels, TFRecord shards")
     prepare_recordings(
-        read_manifest(manifest), out / "prepared", image_size=config.image_size, face_crop=False, progress=progress,
+        read_manifest(manifest),
+        out / "prepared",
+        image_size=config.image_size,
+        face_crop=False,
+        progress=progress,
     )
     step("training (stage 1: audio CNN; features: frozen I3D; stage 2: fusion) and evaluating on unseen recordings")
     rows, table, table_csv = ablate(config, rows=DEMO_ROWS, progress=progress)
@@ -114,6 +127,7 @@ def _predict_unseen(model_path, out, manifest):
     stem = recording["recording_id"]
     return {
         "predictions": write_predictions_csv(target / f"{stem}_predictions.csv", times, predictions, truth),
-        "plot": plot_predictions(target / f"{stem}_predictions.png", times, predictions, truth, title=f"{stem} (unseen)"),
+        "plot": plot_predictions(
+            target / f"{stem}_predictions.png", times, predictions, truth, title=f"{stem} (unseen)"
+        ),
     }
-

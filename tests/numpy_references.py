@@ -33,9 +33,7 @@ def ccc(y_true, y_pred):
     y_true = np.asarray(y_true, np.float64).ravel()
     y_pred = np.asarray(y_pred, np.float64).ravel()
     covariance = np.mean((y_true - y_true.mean()) * (y_pred - y_pred.mean()))
-    return 2 * covariance / (
-        y_true.var() + y_pred.var() + (y_true.mean() - y_pred.mean()) ** 2
-    )
+    return 2 * covariance / (y_true.var() + y_pred.var() + (y_true.mean() - y_pred.mean()) ** 2)
 
 
 def hz_to_mel(hz):
@@ -77,11 +75,7 @@ def log_mel_spectrogram(
     window[offset : offset + window_length] = get_window("hann", window_length)
     frames = 1 + (len(padded) - fft_length) // hop_length
     power = np.stack(
-        [
-            np.abs(np.fft.rfft(padded[i * hop_length : i * hop_length + fft_length] * window))
-            ** 2
-            for i in range(frames)
-        ]
+        [np.abs(np.fft.rfft(padded[i * hop_length : i * hop_length + fft_length] * window)) ** 2 for i in range(frames)]
     )
     mel = power @ mel_filterbank(sample_rate, fft_length, num_mel_bins, min_freq, max_freq)
     log_mel = np.log(np.maximum(mel, log_floor)).T

@@ -43,7 +43,7 @@ class ModelStandIn:
         """`inputs`: {name: np.ndarray}. Returns {name: np.ndarray} or raises
         ValueError with TF Serving-like messages."""
         if signature_name not in self.signature_defs:
-            raise ValueError(f"Serving signature name: \"{signature_name}\" not found in signature def")
+            raise ValueError(f'Serving signature name: "{signature_name}" not found in signature def')
         expected = self.signature_defs[signature_name].inputs
         missing = sorted(set(expected) - set(inputs))
         if missing:
@@ -70,9 +70,7 @@ class ModelStandIn:
 
 def _from_json(value, dtype):
     if dtype == tf.string:
-        return np.vectorize(lambda item: base64.b64decode(item["b64"]), otypes=[object])(
-            np.array(value, dtype=object)
-        )
+        return np.vectorize(lambda item: base64.b64decode(item["b64"]), otypes=[object])(np.array(value, dtype=object))
     return np.array(value)
 
 
@@ -90,7 +88,9 @@ def make_rest_server(stand_in, port=0):
             self.wfile.write(data)
 
         def _model_path(self):
-            match = re.fullmatch(rf"/v1/models/{stand_in.model_name}(?:/versions/(\d+))?(/metadata|:predict)?", self.path)
+            match = re.fullmatch(
+                rf"/v1/models/{stand_in.model_name}(?:/versions/(\d+))?(/metadata|:predict)?", self.path
+            )
             if not match:
                 self._send(404, {"error": f"Malformed request: {self.command} {self.path}"})
                 return None
@@ -103,20 +103,43 @@ def make_rest_server(stand_in, port=0):
             if match.group(2) == "/metadata":
                 signatures = {
                     name: {
-                        "inputs": {k: {"dtype": tf.dtypes.as_dtype(v.dtype).name,
-                                       "tensor_shape": {"dim": [{"size": str(d.size)} for d in v.tensor_shape.dim]}}
-                                   for k, v in sig.inputs.items()},
-                        "outputs": {k: {"dtype": tf.dtypes.as_dtype(v.dtype).name,
-                                        "tensor_shape": {"dim": [{"size": str(d.size)} for d in v.tensor_shape.dim]}}
-                                    for k, v in sig.outputs.items()},
+                        "inputs": {
+                            k: {
+                                "dtype": tf.dtypes.as_dtype(v.dtype).name,
+                                "tensor_shape": {"dim": [{"size": str(d.size)} for d in v.tensor_shape.dim]},
+                            }
+                            for k, v in sig.inputs.items()
+                        },
+                        "outputs": {
+                            k: {
+                                "dtype": tf.dtypes.as_dtype(v.dtype).name,
+                                "tensor_shape": {"dim": [{"size": str(d.size)} for d in v.tensor_shape.dim]},
+                            }
+                            for k, v in sig.outputs.items()
+                        },
                     }
                     for name, sig in stand_in.signature_defs.items()
                 }
-                self._send(200, {"model_spec": {"name": stand_in.model_name, "version": str(stand_in.version)},
-                                 "metadata": {"signature_def": {"signature_def": signatures}}})
+                self._send(
+                    200,
+                    {
+                        "model_spec": {"name": stand_in.model_name, "version": str(stand_in.version)},
+                        "metadata": {"signature_def": {"signature_def": signatures}},
+                    },
+                )
             else:
-                self._send(200, {"model_version_status": [{"version": str(stand_in.version), "state": "AVAILABLE",
-                                                           "status": {"error_code": "OK", "error_message": ""}}]})
+                self._send(
+                    200,
+                    {
+                        "model_version_status": [
+                            {
+                                "version": str(stand_in.version),
+                                "state": "AVAILABLE",
+                                "status": {"error_code": "OK", "error_message": ""},
+                            }
+                        ]
+                    },
+                )
 
         def do_POST(self):
             match = self._model_path()
@@ -132,7 +155,11 @@ def make_rest_server(stand_in, port=0):
                 return
             signature_name = body.get("signature_name", "serving_default")
             try:
-                dtypes = {k: tf.dtypes.as_dtype(v.dtype) for k, v in stand_in.signature_defs[signature_name].inputs.items()} if signature_name in stand_in.signature_defs else {}
+                dtypes = (
+                    {k: tf.dtypes.as_dtype(v.dtype) for k, v in stand_in.signature_defs[signature_name].inputs.items()}
+                    if signature_name in stand_in.signature_defs
+                    else {}
+                )
                 if "inputs" in body:
                     inputs = {k: _from_json(v, dtypes.get(k, tf.float32)) for k, v in body["inputs"].items()}
                     row_format = False
@@ -168,7 +195,9 @@ def make_grpc_server(stand_in):
             if stand_in.transient_failure():
                 context.abort(grpc.StatusCode.UNAVAILABLE, "stand-in transient failure")
             if request.model_spec.name != stand_in.model_name:
-                context.abort(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({request.model_spec.name})")
+                context.abort(
+                    grpc.StatusCode.NOT_FOUND, f"Servable not found for request: Latest({request.model_spec.name})"
+                )
             inputs = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
             try:
                 outputs = stand_in.run(request.model_spec.signature_name or "serving_default", inputs)

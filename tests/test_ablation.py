@@ -23,15 +23,30 @@ def test_ablate_writes_the_papers_rows(tmp_path, tiny_corpus):
     config.write_text(yaml.safe_dump({**TINY_RUN, "epochs": 1, "stage1_epochs": 0}))
     # The demo test covers the other rows (I3D + cross-attention, audio, visual).
     rows = "i3d_concat,cnn2d_lstm,i3d_self_attention,cnn2d_concat"
-    result = _run([
-        sys.executable, "-m", "emokeras.cli", "ablate", "--config", str(config),
-        "--data", str(tiny_corpus / "prepared"), "--out", str(tmp_path / "ablation"), "--rows", rows,
-    ])
+    result = _run(
+        [
+            sys.executable,
+            "-m",
+            "emokeras.cli",
+            "ablate",
+            "--config",
+            str(config),
+            "--data",
+            str(tiny_corpus / "prepared"),
+            "--out",
+            str(tmp_path / "ablation"),
+            "--rows",
+            rows,
+        ]
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rows = list(csv.DictReader(open(tmp_path / "ablation" / "ablation.csv")))
     # The paper's order, whatever order --rows gave.
     assert [r["model"] for r in rows] == [
-        "2D CNN + concatenation", "2D CNN + LSTM", "I3D + concatenation", "I3D + self-attention",
+        "2D CNN + concatenation",
+        "2D CNN + LSTM",
+        "I3D + concatenation",
+        "I3D + self-attention",
     ]
     assert rows[3]["paper_recola_valence"] == "0.623" and rows[3]["paper_recola_arousal"] == "0.787"
     markdown = (tmp_path / "ablation" / "ablation.md").read_text()

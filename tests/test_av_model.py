@@ -21,9 +21,7 @@ def _inputs_for(model, window):
 def test_every_table_row_builds_predicts_and_round_trips(fusion, visual_backbone, tmp_path):
     model = build_av_model(fusion=fusion, visual_backbone=visual_backbone, **TINY_AV)
     window = _inputs_for(model, tiny_window(batch=3))
-    expected_inputs = {"audio_only": {"audio"}, "visual_only": {"video"}}.get(
-        fusion, {"audio", "video"}
-    )
+    expected_inputs = {"audio_only": {"audio"}, "visual_only": {"video"}}.get(fusion, {"audio", "video"})
     assert set(model.input) == expected_inputs
     outputs = model.predict(window, verbose=0)
     assert set(outputs) == {"valence", "arousal"}
@@ -105,9 +103,7 @@ def test_features_input_model_shares_weights_with_the_raw_model():
         np.testing.assert_allclose(from_features[target], raw[target], atol=1e-5)
 
     # A separately trained features-input regressor drops into the raw model.
-    standalone = AVFusionRegressor(
-        clips=2, visual_dim=64, audio_dim=64, head_units=(16,), lstm_units=8
-    )
+    standalone = AVFusionRegressor(clips=2, visual_dim=64, audio_dim=64, head_units=(16,), lstm_units=8)
     standalone.compile(optimizer="adam", loss="mse", jit_compile=False)
     standalone.fit(features, {"valence": np.ones((2, 2)), "arousal": np.zeros((2, 2))}, verbose=0)
     model.fusion_regressor.set_weights(standalone.get_weights())

@@ -73,11 +73,7 @@ def test_weights_match_deepmind_checkpoint_one_for_one(full_i3d, tmp_path, check
     mapped = i3d_variable_map(full_i3d)
     assert len(listed) == 230
     assert set(mapped) == set(listed)
-    mismatched = {
-        name: (tuple(v.shape), listed[name])
-        for name, v in mapped.items()
-        if tuple(v.shape) != listed[name]
-    }
+    mismatched = {name: (tuple(v.shape), listed[name]) for name, v in mapped.items() if tuple(v.shape) != listed[name]}
     assert not mismatched
     # ...and the map covers every weight of the model, each once.
     assert len({id(v) for v in mapped.values()}) == len(full_i3d.weights) == 230
@@ -93,9 +89,7 @@ def test_every_endpoint_has_deepminds_shape():
 def test_top_averages_logits_over_time(full_i3d):
     rng = np.random.default_rng(0)
     clip = rng.uniform(-1, 1, (1, 16, 224, 224, 3)).astype("float32")
-    per_time = keras.Model(
-        full_i3d.input, full_i3d.get_layer("Logits_Conv3d_0c_1x1").output
-    )
+    per_time = keras.Model(full_i3d.input, full_i3d.get_layer("Logits_Conv3d_0c_1x1").output)
     logits_over_time = np.asarray(per_time(clip, training=False))
     assert logits_over_time.shape == (1, 1, 1, 1, 400)
     np.testing.assert_allclose(
@@ -151,9 +145,7 @@ def test_weights_file_loads_by_path(tmp_path):
     model.save_weights(path)
     reloaded = I3D(frames=8, weights=str(path), **TINY)
     clip = np.random.default_rng(2).uniform(-1, 1, (1, 8, 32, 32, 3)).astype("float32")
-    np.testing.assert_array_equal(
-        np.asarray(model(clip, training=False)), np.asarray(reloaded(clip, training=False))
-    )
+    np.testing.assert_array_equal(np.asarray(model(clip, training=False)), np.asarray(reloaded(clip, training=False)))
     assert "weights" not in reloaded.get_config()
 
 

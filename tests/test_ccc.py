@@ -18,9 +18,7 @@ def _pair(seed=0, n=200, noise=0.5, bias=0.3, scale=0.7):
 def test_function_matches_numpy_reference():
     for seed in range(3):
         y_true, y_pred = _pair(seed)
-        assert float(concordance_correlation(y_true, y_pred)) == pytest.approx(
-            ccc(y_true, y_pred), abs=1e-6
-        )
+        assert float(concordance_correlation(y_true, y_pred)) == pytest.approx(ccc(y_true, y_pred), abs=1e-6)
 
 
 def test_golden_value():
@@ -128,9 +126,7 @@ def test_loss_and_metric_per_target_in_compile():
     results = model.evaluate(x, y, batch_size=8, return_dict=True, verbose=0)
     predictions = model.predict(x, verbose=0)
     for target in ("valence", "arousal"):
-        assert results[f"{target}_ccc"] == pytest.approx(
-            ccc(y[target], predictions[target]), abs=1e-5
-        )
+        assert results[f"{target}_ccc"] == pytest.approx(ccc(y[target], predictions[target]), abs=1e-5)
 
 
 def test_serialization():

@@ -46,9 +46,7 @@ def test_matches_paper_equations_in_k_by_l_orientation():
 
 def test_attention_columns_sum_to_one_and_differ_between_modalities():
     audio, visual, kernel = _inputs(1)
-    _, _, a_a, a_v = _layer_with_kernel(kernel)(
-        audio, visual, return_attention_scores=True
-    )
+    _, _, a_a, a_v = _layer_with_kernel(kernel)(audio, visual, return_attention_scores=True)
     np.testing.assert_allclose(np.asarray(a_a).sum(axis=1), 1.0, atol=1e-6)
     np.testing.assert_allclose(np.asarray(a_v).sum(axis=1), 1.0, atol=1e-6)
     assert not np.allclose(np.asarray(a_a), np.asarray(a_v))
@@ -68,10 +66,7 @@ def test_mask_gives_padded_steps_no_weight_and_no_influence():
     mask = np.ones((BATCH, STEPS), bool)
     mask[0, 4:] = False  # the first sample has 4 valid steps
     mask[1, 1:] = False  # the second only one
-    att_a, att_v, a_a, a_v = (
-        np.asarray(t)
-        for t in layer(audio, visual, mask=mask, return_attention_scores=True)
-    )
+    att_a, att_v, a_a, a_v = (np.asarray(t) for t in layer(audio, visual, mask=mask, return_attention_scores=True))
     for scores in (a_a, a_v):
         np.testing.assert_array_equal(scores[0, 4:, :], 0.0)
         np.testing.assert_array_equal(scores[1, 1:, :], 0.0)
@@ -100,9 +95,7 @@ def test_fully_masked_sample_stays_finite():
     audio, visual, kernel = _inputs(4)
     mask = np.ones((BATCH, STEPS), bool)
     mask[2] = False
-    outputs = _layer_with_kernel(kernel)(
-        audio, visual, mask=mask, return_attention_scores=True
-    )
+    outputs = _layer_with_kernel(kernel)(audio, visual, mask=mask, return_attention_scores=True)
     for tensor in outputs:
         assert np.all(np.isfinite(np.asarray(tensor)))
 
@@ -127,9 +120,7 @@ def test_serialization_round_trip_and_safe_mode_load(tmp_path):
     audio, visual, _ = _inputs(5)
     layer = CrossAttention(kernel_regularizer="l2", name="fusion")
     contract.assert_config_round_trip(layer)
-    model = contract.wrap_layer(
-        layer, [(STEPS, FEATURES)] * 2, return_attention_scores=True
-    )
+    model = contract.wrap_layer(layer, [(STEPS, FEATURES)] * 2, return_attention_scores=True)
     restored = contract.assert_save_load_identical(model, [audio, visual], tmp_path)
     assert isinstance(restored.get_layer("fusion"), CrossAttention)
     assert restored.get_layer("fusion").get_config() == layer.get_config()

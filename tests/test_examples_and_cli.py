@@ -13,9 +13,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 def _run(args, timeout=600, **environment):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **environment)
-    result = subprocess.run(
-        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     return result.stdout
 
@@ -71,9 +69,7 @@ def test_onednn_kernels_are_on_unless_the_user_says_otherwise():
 
 
 def test_cli_summary_and_bad_value():
-    output = _run(
-        [sys.executable, "-m", "emokeras.cli", "summary", "--clips", "2", "--image-size", "112"]
-    )
+    output = _run([sys.executable, "-m", "emokeras.cli", "summary", "--clips", "2", "--image-size", "112"])
     assert "fusion_regressor" in output and "(None, 2, 1024)" in output
     bad = subprocess.run(
         [sys.executable, "-m", "emokeras.cli", "summary", "--fusion", "sum"],

@@ -13,10 +13,7 @@ from emokeras.data import face_cropper as face_cropper_module
 from emokeras.data.face_cropper import FaceCropper
 from emokeras.data.face_cropper import centre_crop
 
-CREMA_D = [
-    f"real_media/crema_d/1001_DFA_{emotion}_XX.flv"
-    for emotion in ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")
-]
+CREMA_D = [f"real_media/crema_d/1001_DFA_{emotion}_XX.flv" for emotion in ("ANG", "DIS", "FEA", "HAP", "NEU", "SAD")]
 EVERY = 5  # decode everything, crop every 5th frame: keeps the file fast
 
 
@@ -222,9 +219,7 @@ def test_detections_below_min_face_fraction_are_ignored(monkeypatch):
 def test_detect_every(monkeypatch):
     frame = position_frame(100, 200)
     cropper = FaceCropper(output_size=60, detect_every=3, smoothing=0.0)
-    calls = fake_detector(
-        monkeypatch, cropper, [(80, 30, 40, 40), None, (100, 30, 40, 40)]
-    )
+    calls = fake_detector(monkeypatch, cropper, [(80, 30, 40, 40), None, (100, 30, 40, 40)])
     crops = [cropper.crop(frame) for _ in range(7)]
     # The detector runs on frames 0, 3 and 6, on the grayscale frame.
     assert calls == [(100, 200)] * 3
@@ -328,9 +323,7 @@ def test_centre_crop():
 def test_non_contiguous_frames_are_accepted():
     frame = position_frame(100, 200)
     flipped = frame[:, ::-1]
-    np.testing.assert_array_equal(
-        centre_crop(flipped, 100), np.ascontiguousarray(flipped[:, 50:150])
-    )
+    np.testing.assert_array_equal(centre_crop(flipped, 100), np.ascontiguousarray(flipped[:, 50:150]))
 
 
 def test_docstring_examples():

@@ -53,8 +53,7 @@ def test_tiny_model_learns_from_both_modalities():
 
     predictions = model.predict(test_x, verbose=0)
     held_out = {
-        target: float(concordance_correlation(test_y[target], predictions[target]))
-        for target in ("valence", "arousal")
+        target: float(concordance_correlation(test_y[target], predictions[target])) for target in ("valence", "arousal")
     }
     assert held_out["valence"] > 0.9 and held_out["arousal"] > 0.9, held_out
     # The streaming metric of evaluate() agrees with the function.

@@ -54,9 +54,7 @@ def test_loudness_does_not_change_the_standardised_spectrogram():
     rng = np.random.default_rng(0)
     clip = rng.normal(scale=0.1, size=(1, CLIP)).astype("float32")
     layer = LogMelSpectrogram()
-    np.testing.assert_allclose(
-        np.asarray(layer(clip)), np.asarray(layer(clip * 4.0)), atol=1e-4
-    )
+    np.testing.assert_allclose(np.asarray(layer(clip)), np.asarray(layer(clip * 4.0)), atol=1e-4)
 
 
 def test_computes_in_float32_under_mixed_precision():

@@ -94,9 +94,11 @@ def test_decodes_common_containers(tmp_path, name, kwargs):
 
 @pytest.mark.parametrize(
     "name, kwargs",
-    [("speech.wav", dict(audio_codec="pcm_s16le", sample_rate=8000, channels=2)),
-     ("speech.mp3", dict(audio_codec="libmp3lame", sample_rate=44100)),
-     ("speech.aac", dict(audio_codec="aac", sample_rate=48000))],
+    [
+        ("speech.wav", dict(audio_codec="pcm_s16le", sample_rate=8000, channels=2)),
+        ("speech.mp3", dict(audio_codec="libmp3lame", sample_rate=44100)),
+        ("speech.aac", dict(audio_codec="aac", sample_rate=48000)),
+    ],
 )
 def test_decodes_audio_only_files_at_16k_mono(tmp_path, name, kwargs):
     path = write_media(tmp_path / name, seconds=2.0, video=False, burst_at=0.5, **kwargs)

@@ -62,7 +62,9 @@ def _stitched_by_hand(model, video, stride):
 @pytest.mark.parametrize("stride", [8, 16, 5])
 def test_stitched_predictions_match_a_window_by_window_computation(model, video, stride):
     predict, geometry = local_predictor(model)
-    times, predictions = predict_video(video, predict, geometry, stride=stride, face_crop=False, batch_size=3, progress=False)
+    times, predictions = predict_video(
+        video, predict, geometry, stride=stride, face_crop=False, batch_size=3, progress=False
+    )
     assert len(times) == 75 and times[1] == pytest.approx(0.04)
     expected = _stitched_by_hand(model, video, stride)
     np.testing.assert_allclose(predictions["valence"], expected[:, 0], atol=1e-5)
@@ -81,9 +83,24 @@ def test_cli_writes_csv_and_plot(model, video, tmp_path):
     labels = tmp_path / "talk.csv"
     labels.write_text("time,valence,arousal\n" + "".join(f"{k / 25:.2f},0.1,-0.2\n" for k in range(75)))
     result = subprocess.run(
-        [sys.executable, "-m", "emokeras.cli", "predict", str(video), "--model", str(tmp_path / "model.keras"),
-         "--labels", str(labels), "--out", str(tmp_path / "out"), "--no-face-crop"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "emokeras.cli",
+            "predict",
+            str(video),
+            "--model",
+            str(tmp_path / "model.keras"),
+            "--labels",
+            str(labels),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-face-crop",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = list(csv.reader(open(tmp_path / "out" / "talk_predictions.csv")))
@@ -103,7 +120,10 @@ def test_predicting_through_the_server_protocols(model, video, tmp_path):
         _, expected = predict_video(video, local, geometry, face_crop=False, progress=False)
         predict, served_geometry = server_predictor(grpc_target)
         assert {k: served_geometry[k] for k in ("clips", "frames_per_clip", "image_size", "frame_rate")} == {
-            "clips": 2, "frames_per_clip": 8, "image_size": 16, "frame_rate": 25,
+            "clips": 2,
+            "frames_per_clip": 8,
+            "image_size": 16,
+            "frame_rate": 25,
         }
         _, over_grpc = predict_video(video, predict, served_geometry, face_crop=False, progress=False)
         np.testing.assert_allclose(over_grpc["valence"], expected["valence"], atol=1e-5)
@@ -134,9 +154,23 @@ def test_attention_maps_follow_the_papers_equations(model, video, tmp_path):
 
     model.save(tmp_path / "model.keras")
     result = subprocess.run(
-        [sys.executable, "-m", "emokeras.cli", "predict", str(video), "--model", str(tmp_path / "model.keras"),
-         "--out", str(tmp_path / "out"), "--no-face-crop", "--attention-maps"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "emokeras.cli",
+            "predict",
+            str(video),
+            "--model",
+            str(tmp_path / "model.keras"),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-face-crop",
+            "--attention-maps",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     png = (tmp_path / "out" / "talk_attention.png").read_bytes()

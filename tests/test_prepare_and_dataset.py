@@ -49,10 +49,26 @@ def corpus(tmp_path_factory):
 def prepared(corpus):
     out = corpus / "prepared"
     result = subprocess.run(
-        [sys.executable, "-m", "emokeras.cli", "prepare", str(corpus / "manifest.csv"),
-         "--out", str(out), "--image-size", "32", "--no-face-crop", "--min-frames", "32",
-         "--workers", "2"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "emokeras.cli",
+            "prepare",
+            str(corpus / "manifest.csv"),
+            "--out",
+            str(out),
+            "--image-size",
+            "32",
+            "--no-face-crop",
+            "--min-frames",
+            "32",
+            "--workers",
+            "2",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "3 recording(s) ready" in result.stdout
@@ -90,16 +106,16 @@ def test_training_dataset_yields_the_models_inputs(prepared):
     assert inputs["audio"].shape == (4, 32 * 640) and inputs["audio"].dtype.name == "float32"
     assert set(targets) == {"valence", "arousal"} and targets["valence"].shape == (4, 2)
     # Windows start at random offsets in training; the seed makes it repeatable.
-    starts = lambda: [
-        read_frame_code(x["video"][b, 0].numpy()) for x, _ in dataset.take(3) for b in range(4)
-    ]
+    starts = lambda: [read_frame_code(x["video"][b, 0].numpy()) for x, _ in dataset.take(3) for b in range(4)]
     first = starts()
     assert first == starts() or len(set(first)) > 1
 
 
 def test_eval_windows_align_video_audio_and_labels(prepared):
     seen = []
-    for inputs, targets, info in make_dataset(prepared, "train", mode="eval", clips=2, frames_per_clip=16, batch_size=5):
+    for inputs, targets, info in make_dataset(
+        prepared, "train", mode="eval", clips=2, frames_per_clip=16, batch_size=5
+    ):
         for b in range(len(info["start_frame"])):
             start = int(info["start_frame"][b])
             assert float(info["start_time"][b]) == start / 25
@@ -117,15 +133,27 @@ def test_eval_windows_align_video_audio_and_labels(prepared):
 
 
 def test_label_delay_and_median_filter_in_the_dataset(prepared):
-    inputs, targets, info = next(iter(make_dataset(
-        prepared, "train", mode="eval", clips=2, frames_per_clip=16, batch_size=1,
-        label_delays={"valence": 10}, median_width=3,
-    )))
+    inputs, targets, info = next(
+        iter(
+            make_dataset(
+                prepared,
+                "train",
+                mode="eval",
+                clips=2,
+                frames_per_clip=16,
+                batch_size=1,
+                label_delays={"valence": 10},
+                median_width=3,
+            )
+        )
+    )
     # Valence paired with the labels 10 frames later (a linear ramp survives
     # the median filter unchanged).
     expected = [np.mean((10 + 16 * c + np.arange(16)) / 250) for c in range(2)]
     np.testing.assert_allclose(targets["valence"][0].numpy(), expected, atol=1e-5)
-    np.testing.assert_allclose(targets["arousal"][0].numpy(), [-np.mean(np.arange(16) / 250), -np.mean((16 + np.arange(16)) / 250)], atol=1e-5)
+    np.testing.assert_allclose(
+        targets["arousal"][0].numpy(), [-np.mean(np.arange(16) / 250), -np.mean((16 + np.arange(16)) / 250)], atol=1e-5
+    )
 
 
 def test_feature_cache_equals_the_raw_model(prepared, tmp_path):
@@ -134,8 +162,12 @@ def test_feature_cache_equals_the_raw_model(prepared, tmp_path):
     from emokeras.models import build_av_model
 
     model = build_av_model(
-        clips=2, frames_per_clip=16, image_size=32, width_multiplier=1 / 16,
-        audio_filters=(4, 8, 8, 16, 64), head_units=(16,),
+        clips=2,
+        frames_per_clip=16,
+        image_size=32,
+        width_multiplier=1 / 16,
+        audio_filters=(4, 8, 8, 16, 64),
+        head_units=(16,),
     )
     assert extract_features(model, prepared, tmp_path, progress=False) == {"train": 2, "dev": 1}
     raw = {}
@@ -158,9 +190,7 @@ def test_feature_cache_equals_the_raw_model(prepared, tmp_path):
 
 def test_scalar_targets_per_recording(tmp_path):
     write_media(tmp_path / "a.mp4", seconds=2.0, fps=25, audio_codec="aac")
-    (tmp_path / "m.csv").write_text(
-        "recording_id,video,audio,labels,split,fatigue\na,a.mp4,,,train,7.5\n"
-    )
+    (tmp_path / "m.csv").write_text("recording_id,video,audio,labels,split,fatigue\na,a.mp4,,,train,7.5\n")
     report = prepare_recordings(read_manifest(tmp_path / "m.csv"), tmp_path / "out", **SMALL)
     assert report["recordings"]["a"]["frames"] == 50
     _, targets = next(iter(make_dataset(tmp_path / "out", "train", clips=2, frames_per_clip=16, batch_size=1)))
@@ -179,22 +209,46 @@ def _arff(path, name, values):
 def test_recola_layout(tmp_path):
     root = tmp_path / "RECOLA"
     for name in ("train_1", "dev_1", "test_1"):
-        write_media(root / "recordings_video" / f"{name}.mp4", seconds=3.0, fps=25, audio=False) if (root / "recordings_video").mkdir(parents=True, exist_ok=True) or True else None
-        write_media(root / "recordings_audio" / f"{name}.wav", seconds=3.0, video=False) if (root / "recordings_audio").mkdir(parents=True, exist_ok=True) or True else None
+        write_media(root / "recordings_video" / f"{name}.mp4", seconds=3.0, fps=25, audio=False) if (
+            root / "recordings_video"
+        ).mkdir(parents=True, exist_ok=True) or True else None
+        write_media(root / "recordings_audio" / f"{name}.wav", seconds=3.0, video=False) if (
+            root / "recordings_audio"
+        ).mkdir(parents=True, exist_ok=True) or True else None
         if name != "test_1":  # RECOLA's test labels are not public
             _arff(root / "ratings_gold_standard" / "arousal" / f"{name}.arff", name, np.linspace(0, 0.5, 75))
             _arff(root / "ratings_gold_standard" / "valence" / f"{name}.arff", name, np.linspace(-0.5, 0, 75))
     recordings = recola_recordings(root)
     assert [(r.recording_id, r.split) for r in recordings] == [("dev_1", "dev"), ("train_1", "train")]
     result = subprocess.run(
-        [sys.executable, "-m", "emokeras.cli", "prepare", "--recola", str(root), "--out",
-         str(tmp_path / "out"), "--image-size", "32", "--no-face-crop", "--min-frames", "32", "--workers", "1"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "emokeras.cli",
+            "prepare",
+            "--recola",
+            str(root),
+            "--out",
+            str(tmp_path / "out"),
+            "--image-size",
+            "32",
+            "--no-face-crop",
+            "--min-frames",
+            "32",
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
     assert metadata["targets"] == ["valence", "arousal"]
-    _, targets, info = next(iter(make_dataset(tmp_path / "out", "dev", mode="eval", clips=2, frames_per_clip=16, batch_size=1)))
+    _, targets, info = next(
+        iter(make_dataset(tmp_path / "out", "dev", mode="eval", clips=2, frames_per_clip=16, batch_size=1))
+    )
     np.testing.assert_allclose(targets["arousal"][0].numpy()[0], np.linspace(0, 0.5, 75)[:16].mean(), atol=1e-5)
 
 
@@ -217,7 +271,10 @@ def test_bad_inputs_fail_with_the_file_named_and_others_still_written(tmp_path, 
         "text": (text, "text.mp4 is not a media file"),
         "truncated": (truncated, "truncated.mp4"),
         "no_video": (write_media(tmp_path / "voice.wav", seconds=2.0, video=False), "voice.wav has no video stream"),
-        "no_audio": (shared_file("real_media/faces/carphone_no_audio.mp4"), "carphone_no_audio.mp4 has no audio stream"),
+        "no_audio": (
+            shared_file("real_media/faces/carphone_no_audio.mp4"),
+            "carphone_no_audio.mp4 has no audio stream",
+        ),
         "short": (short, "only 25 frames .* one window needs 32 frames"),
     }
     recordings = [Recording(name, str(path), label_csv=str(labels)) for name, (path, _) in cases.items()]
@@ -251,7 +308,8 @@ def test_labels_shorter_or_longer_than_the_media(tmp_path):
     longer = _labels_csv(tmp_path / "long.csv", 5.0)
     report = prepare_recordings(
         [Recording("short", str(video), label_csv=str(shorter)), Recording("long", str(video), label_csv=str(longer))],
-        tmp_path / "out", **SMALL,
+        tmp_path / "out",
+        **SMALL,
     )
     assert report["recordings"]["short"]["frames"] == 50  # cut to the labelled span
     assert report["recordings"]["short"]["cut_to"] == "audio/labels"
@@ -265,11 +323,19 @@ def test_nan_labels_fail_or_are_masked(tmp_path):
     with pytest.raises(PrepareError, match=r"nan.csv, row 22: valence is missing"):
         _prepare_one(tmp_path, Recording("nan", str(video), label_csv=str(labels)))
     report = prepare_recordings(
-        [Recording("nan", str(video), label_csv=str(labels))], tmp_path / "masked",
-        allow_missing_labels=True, **SMALL,
+        [Recording("nan", str(video), label_csv=str(labels))],
+        tmp_path / "masked",
+        allow_missing_labels=True,
+        **SMALL,
     )
     assert report["recordings"]["nan"]["missing_label_frames"] == 1
-    inputs, targets, weights = next(iter(make_dataset(tmp_path / "masked", "train", mode="train", clips=2, frames_per_clip=16, batch_size=1, stride=16)))
+    inputs, targets, weights = next(
+        iter(
+            make_dataset(
+                tmp_path / "masked", "train", mode="train", clips=2, frames_per_clip=16, batch_size=1, stride=16
+            )
+        )
+    )
     assert set(weights) == {"valence", "arousal"} and weights["valence"].shape == (1, 2)
 
 
@@ -279,7 +345,11 @@ def test_real_crema_d_and_no_face_clips_with_face_cropping(tmp_path, shared_file
     labels = _labels_csv(tmp_path / "labels.csv", 4.0)
     report = prepare_recordings(
         [Recording("hap", str(crema), label_csv=str(labels)), Recording("noface", str(no_face), label_csv=str(labels))],
-        tmp_path / "out", image_size=64, min_frames=32, progress=False, workers=1,
+        tmp_path / "out",
+        image_size=64,
+        min_frames=32,
+        progress=False,
+        workers=1,
     )
     hap, noface = report["recordings"]["hap"], report["recordings"]["noface"]
     assert hap["faces"]["frames_without_face"] == 0 and hap["faces"]["fallback_frames"] == 0
@@ -289,15 +359,34 @@ def test_real_crema_d_and_no_face_clips_with_face_cropping(tmp_path, shared_file
 
 def test_synth_cli_then_prepare(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "emokeras.cli", "synth", "--out", str(tmp_path / "synth"),
-         "--recordings", "3", "--seconds", "3", "--seed", "4", "--image-size", "64"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "emokeras.cli",
+            "synth",
+            "--out",
+            str(tmp_path / "synth"),
+            "--recordings",
+            "3",
+            "--seconds",
+            "3",
+            "--seed",
+            "4",
+            "--image-size",
+            "64",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "--no-face-crop" in result.stdout
     recordings = read_manifest(tmp_path / "synth" / "manifest.csv")
     assert {r.split for r in recordings} == {"train", "dev", "test"}
-    report = prepare_recordings(recordings, tmp_path / "prepared", image_size=64, face_crop=False, min_frames=32, progress=False, workers=1)
+    report = prepare_recordings(
+        recordings, tmp_path / "prepared", image_size=64, face_crop=False, min_frames=32, progress=False, workers=1
+    )
     assert report["failed"] == [] and all(e["frames"] == 75 for e in report["recordings"].values())
 
 
@@ -308,8 +397,22 @@ def test_cli_exit_codes_and_extract_features(corpus, prepared, tmp_path):
         "recording_id,video,audio,labels,split\n"
         f"bad,{bad},,{corpus / 'r0.csv'},train\ngood,{corpus / 'r0.mov'},,{corpus / 'r0.csv'},train\n"
     )
-    command = [sys.executable, "-m", "emokeras.cli", "prepare", str(tmp_path / "m.csv"), "--out",
-               str(tmp_path / "out"), "--image-size", "32", "--no-face-crop", "--min-frames", "32", "--workers", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "emokeras.cli",
+        "prepare",
+        str(tmp_path / "m.csv"),
+        "--out",
+        str(tmp_path / "out"),
+        "--image-size",
+        "32",
+        "--no-face-crop",
+        "--min-frames",
+        "32",
+        "--workers",
+        "1",
+    ]
     failed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert failed.returncode == 1 and "bad.mp4 is not a media file" in failed.stderr
     assert (tmp_path / "out" / "shards" / "train" / "good.tfrecord").exists()
@@ -318,13 +421,34 @@ def test_cli_exit_codes_and_extract_features(corpus, prepared, tmp_path):
 
     from emokeras.models import build_av_model
 
-    model = build_av_model(clips=2, frames_per_clip=16, image_size=32, width_multiplier=1 / 16,
-                           audio_filters=(4, 8, 8, 16, 64), head_units=(16,))
+    model = build_av_model(
+        clips=2,
+        frames_per_clip=16,
+        image_size=32,
+        width_multiplier=1 / 16,
+        audio_filters=(4, 8, 8, 16, 64),
+        head_units=(16,),
+    )
     model.save(tmp_path / "tiny.keras")
     result = subprocess.run(
-        [sys.executable, "-m", "emokeras.cli", "extract-features", str(tmp_path / "tiny.keras"),
-         "--data", str(prepared), "--out", str(tmp_path / "features")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "emokeras.cli",
+            "extract-features",
+            str(tmp_path / "tiny.keras"),
+            "--data",
+            str(prepared),
+            "--out",
+            str(tmp_path / "features"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert sorted(p.name for p in (tmp_path / "features" / "features" / "train").iterdir()) == ["r0.tfrecord", "r1.tfrecord"]
+    assert sorted(p.name for p in (tmp_path / "features" / "features" / "train").iterdir()) == [
+        "r0.tfrecord",
+        "r1.tfrecord",
+    ]

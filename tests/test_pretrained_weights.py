@@ -276,18 +276,14 @@ def test_inflated_i3d_reproduces_2d_activations_on_a_boring_video(slim_checkpoin
         source.input,
         [source.get_layer(e.replace("Conv3d", "Conv2d")).output for e in endpoints],
     )
-    for endpoint, act_3d, act_2d in zip(
-        endpoints, probe_3d(boring, training=False), probe_2d(frame, training=False)
-    ):
+    for endpoint, act_3d, act_2d in zip(endpoints, probe_3d(boring, training=False), probe_2d(frame, training=False)):
         act_3d, act_2d = np.asarray(act_3d)[0], np.asarray(act_2d)[0]
         steps = act_3d.shape[0]
         # Zero padding at the clip's ends reaches inwards layer by layer; the
         # middle quarter of every endpoint is untouched.
         interior = act_3d[3 * steps // 8 : 5 * steps // 8]
         assert len(interior) >= 2
-        np.testing.assert_allclose(
-            interior, np.broadcast_to(act_2d, interior.shape), atol=1e-4, err_msg=endpoint
-        )
+        np.testing.assert_allclose(interior, np.broadcast_to(act_2d, interior.shape), atol=1e-4, err_msg=endpoint)
         assert np.abs(act_2d).max() > 0.1  # not a trivially zero comparison
 
 
@@ -345,7 +341,5 @@ def test_weights_with_the_top_load_into_the_av_models_visual_backbone(tmp_path):
     i3d.save_weights(path)
     model = build_av_model(visual_weights=str(path), **TINY_AV)
     for name in ("Conv3d_1a_7x7", "Mixed_5c"):
-        for expected, actual in zip(
-            i3d.get_layer(name).weights, model.visual_backbone.get_layer(name).weights
-        ):
+        for expected, actual in zip(i3d.get_layer(name).weights, model.visual_backbone.get_layer(name).weights):
             np.testing.assert_array_equal(np.asarray(actual), np.asarray(expected))

@@ -43,9 +43,7 @@ def _jpeg_window(window):
         [[tf.io.encode_jpeg(frame, quality=95).numpy() for frame in sample] for sample in window["video"]],
         dtype=object,
     )
-    decoded = np.stack(
-        [np.stack([tf.io.decode_jpeg(j).numpy() for j in sample]) for sample in jpegs]
-    )
+    decoded = np.stack([np.stack([tf.io.decode_jpeg(j).numpy() for j in sample]) for sample in jpegs])
     return jpegs, decoded
 
 
@@ -56,27 +54,50 @@ def test_layout_warmup_requests_and_saved_model_cli(exported, tmp_path):
     assert exported.name == "1" and not list(exported.parent.glob(".*"))
     records = list(tf.data.TFRecordDataset(str(exported / "assets.extra" / "tf_serving_warmup_requests")))
     logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in records]
-    assert [log.predict_log.request.model_spec.signature_name for log in logs] == ["serving_default", "serving_features"]
+    assert [log.predict_log.request.model_spec.signature_name for log in logs] == [
+        "serving_default",
+        "serving_features",
+    ]
     assert logs[0].predict_log.request.inputs["video"].tensor_shape.dim[1].size == 16
 
     show = subprocess.run(
         [pathlib.Path(sys.executable).parent / "saved_model_cli", "show", "--dir", str(exported), "--all"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert show.returncode == 0, show.stderr[-2000:]
-    for text in ("signature_def['serving_default']", "signature_def['serving_jpeg']", "signature_def['serving_features']",
-                 "dtype: DT_UINT8", "shape: (-1, 16, 16, 16, 3)", "shape: (-1, 10240)", "outputs['valence']",
-                 "shape: (-1, 2)"):
+    for text in (
+        "signature_def['serving_default']",
+        "signature_def['serving_jpeg']",
+        "signature_def['serving_features']",
+        "dtype: DT_UINT8",
+        "shape: (-1, 16, 16, 16, 3)",
+        "shape: (-1, 10240)",
+        "outputs['valence']",
+        "shape: (-1, 2)",
+    ):
         assert text in show.stdout, text
 
     window = tiny_window(batch=2)
     np.save(tmp_path / "video.npy", window["video"])
     np.save(tmp_path / "audio.npy", window["audio"])
     run = subprocess.run(
-        [pathlib.Path(sys.executable).parent / "saved_model_cli", "run", "--dir", str(exported),
-         "--tag_set", "serve", "--signature_def", "serving_default", "--inputs",
-         f"video={tmp_path / 'video.npy'};audio={tmp_path / 'audio.npy'}"],
-        capture_output=True, text=True, timeout=300,
+        [
+            pathlib.Path(sys.executable).parent / "saved_model_cli",
+            "run",
+            "--dir",
+            str(exported),
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--inputs",
+            f"video={tmp_path / 'video.npy'};audio={tmp_path / 'audio.npy'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "Result for output key valence" in run.stdout and "Result for output key arousal" in run.stdout
@@ -87,13 +108,17 @@ def test_reloaded_signatures_match_keras(model, exported, batch):
     loaded = tf.saved_model.load(str(exported))
     window = tiny_window(batch=batch, seed=batch)
     expected = model.predict(window, verbose=0)
-    outputs = loaded.signatures["serving_default"](video=tf.constant(window["video"]), audio=tf.constant(window["audio"]))
+    outputs = loaded.signatures["serving_default"](
+        video=tf.constant(window["video"]), audio=tf.constant(window["audio"])
+    )
     for target in ("valence", "arousal"):
         assert outputs[target].dtype == tf.float32 and outputs[target].shape == (batch, 2)
         np.testing.assert_allclose(outputs[target].numpy(), expected[target], atol=1e-5)
 
     jpegs, decoded = _jpeg_window(window)
-    from_jpeg = loaded.signatures["serving_jpeg"](video_jpeg=tf.constant(jpegs.astype(bytes)), audio=tf.constant(window["audio"]))
+    from_jpeg = loaded.signatures["serving_jpeg"](
+        video_jpeg=tf.constant(jpegs.astype(bytes)), audio=tf.constant(window["audio"])
+    )
     expected_jpeg = model.predict(dict(window, video=decoded), verbose=0)
     np.testing.assert_allclose(from_jpeg["valence"].numpy(), expected_jpeg["valence"], atol=1e-5)
 
@@ -109,9 +134,13 @@ def test_wrong_shapes_are_named(exported):
     loaded = tf.saved_model.load(str(exported))
     window = tiny_window()
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"input `video` must have shape \(batch, 16, 16, 16, 3\)"):
-        loaded.signatures["serving_default"](video=tf.constant(window["video"][:, :8]), audio=tf.constant(window["audio"]))
+        loaded.signatures["serving_default"](
+            video=tf.constant(window["video"][:, :8]), audio=tf.constant(window["audio"])
+        )
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"input `audio` must have shape \(batch, 10240\)"):
-        loaded.signatures["serving_default"](video=tf.constant(window["video"]), audio=tf.constant(window["audio"][:, :100]))
+        loaded.signatures["serving_default"](
+            video=tf.constant(window["video"]), audio=tf.constant(window["audio"][:, :100])
+        )
 
 
 def test_graph_has_only_stock_ops_and_nothing_xla(exported):
@@ -186,8 +215,12 @@ def test_rest_and_grpc_clients_match_keras(model, servers):
         np.testing.assert_allclose(rest[target], expected[target], atol=1e-5)
         np.testing.assert_allclose(over_grpc[target], expected[target], atol=1e-5)
     jpegs, decoded = _jpeg_window(window)
-    from_jpeg = RestClient(rest_url).predict({"video_jpeg": jpegs.astype(bytes), "audio": window["audio"]}, "serving_jpeg")
-    np.testing.assert_allclose(from_jpeg["valence"], model.predict(dict(window, video=decoded), verbose=0)["valence"], atol=1e-5)
+    from_jpeg = RestClient(rest_url).predict(
+        {"video_jpeg": jpegs.astype(bytes), "audio": window["audio"]}, "serving_jpeg"
+    )
+    np.testing.assert_allclose(
+        from_jpeg["valence"], model.predict(dict(window, video=decoded), verbose=0)["valence"], atol=1e-5
+    )
 
     metadata = grpc_client.metadata()
     assert metadata["serving_default"]["inputs"]["video"] == ("uint8", (None, 16, 16, 16, 3))
@@ -239,8 +272,17 @@ def test_malformed_requests_get_the_servers_message(servers):
 
 def test_cli_export(model, tmp_path):
     model.save(tmp_path / "model.keras")
-    command = [sys.executable, "-m", "emokeras.cli", "export", str(tmp_path / "model.keras"),
-               "--base-dir", str(tmp_path / "served"), "--version", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "emokeras.cli",
+        "export",
+        str(tmp_path / "model.keras"),
+        "--base-dir",
+        str(tmp_path / "served"),
+        "--version",
+        "2",
+    ]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "served" / "2" / "saved_model.pb").exists()

@@ -77,9 +77,7 @@ def _transcribed_classes():
     _field(batching, "batch_timeout_micros", 2, F.TYPE_MESSAGE, type_name=int64_value)
     _field(batching, "max_enqueued_batches", 3, F.TYPE_MESSAGE, type_name=int64_value)
     _field(batching, "num_batch_threads", 4, F.TYPE_MESSAGE, type_name=int64_value)
-    _field(
-        batching, "thread_pool_name", 5, F.TYPE_MESSAGE, type_name=".google.protobuf.StringValue"
-    )
+    _field(batching, "thread_pool_name", 5, F.TYPE_MESSAGE, type_name=".google.protobuf.StringValue")
     _field(batching, "allowed_batch_sizes", 6, F.TYPE_INT64, label=F.LABEL_REPEATED)
     _field(batching, "pad_variable_length_inputs", 7, F.TYPE_BOOL)
     pool.Add(batching_file)
@@ -104,17 +102,13 @@ def _transcribed_classes():
     pool.Add(monitoring_file)
 
     return {
-        name: message_factory.GetMessageClass(
-            pool.FindMessageTypeByName(f"tensorflow.serving.{name}")
-        )
+        name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"tensorflow.serving.{name}"))
         for name in ("BatchingParameters", "MonitoringConfig")
     }
 
 
 def _batching_parameters_class():
-    official = _official(
-        "tensorflow_serving.servables.tensorflow.session_bundle_config_pb2", "BatchingParameters"
-    )
+    official = _official("tensorflow_serving.servables.tensorflow.session_bundle_config_pb2", "BatchingParameters")
     return official or _transcribed_classes()["BatchingParameters"]
 
 
@@ -214,7 +208,7 @@ def _check_server_flags(arguments, config_files):
     config_paths = [v for v in flags.values() if v.startswith("/config/")]
     assert len(config_paths) == 3
     for path in config_paths:
-        name = path[len("/config/"):]
+        name = path[len("/config/") :]
         assert name in config_files, f"{path} is not provided"
         assert (SERVING / name).is_file(), f"{path}: serving/{name} does not exist"
 

@@ -82,9 +82,7 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def long_recording(tmp_path_factory):
     """One 30 s recording: enough frames for stable correlations."""
-    manifest = write_synthetic_corpus(
-        tmp_path_factory.mktemp("long"), recordings=1, seconds=30.0, seed=7
-    )
+    manifest = write_synthetic_corpus(tmp_path_factory.mktemp("long"), recordings=1, seconds=30.0, seed=7)
     return manifest.parent / "rec_000.mp4", manifest.parent / "rec_000.csv"
 
 
@@ -130,9 +128,7 @@ def test_audio_is_aligned_with_what_was_synthesised(corpus):
     # Not off by the encoder's priming: the decoded audio matches the
     # synthesised signal best at lag 0.
     seed_sequence = np.random.SeedSequence(0).spawn(RECORDINGS + 1)[0]
-    content = synthetic_corpus._recording_content(
-        seed_sequence, FRAMES, FRAME_RATE, SAMPLE_RATE, IMAGE_SIZE
-    )
+    content = synthetic_corpus._recording_content(seed_sequence, FRAMES, FRAME_RATE, SAMPLE_RATE, IMAGE_SIZE)
     _, audio, _ = _decode(corpus.parent / "rec_000.mp4")
     original = content["audio"]
     middle = original[4000 : SAMPLES - 4000]
@@ -223,18 +219,14 @@ def test_face_carries_valence_and_voice_arousal(long_recording):
 
 def test_missing_stretches_on_short_recordings(corpus):
     for index in range(RECORDINGS):
-        found = _correlations(
-            corpus.parent / f"rec_{index:03d}.mp4", corpus.parent / f"rec_{index:03d}.csv"
-        )
+        found = _correlations(corpus.parent / f"rec_{index:03d}.mp4", corpus.parent / f"rec_{index:03d}.csv")
         assert found["hidden"].any() and found["silent"].any()
         assert not np.any(found["hidden"] & found["silent"])
 
 
 def test_detected_stretches_match_the_plan(corpus):
     seed_sequence = np.random.SeedSequence(0).spawn(RECORDINGS + 1)[1]
-    content = synthetic_corpus._recording_content(
-        seed_sequence, FRAMES, FRAME_RATE, SAMPLE_RATE, IMAGE_SIZE
-    )
+    content = synthetic_corpus._recording_content(seed_sequence, FRAMES, FRAME_RATE, SAMPLE_RATE, IMAGE_SIZE)
     frames, audio, _ = _decode(corpus.parent / "rec_001.mp4")
     hidden, silent, _ = _missing(frames, audio, FRAMES)
     np.testing.assert_array_equal(hidden, content["face_hidden"])

@@ -16,14 +16,22 @@ from emokeras.training.paper_schedule import paper_learning_rate
 from emokeras.training.training_config import PRESETS
 from emokeras.training.training_config import load_config
 from emokeras.training.training_config import parse_overrides
-
 from tests.tiny import TINY_RUN
 
 
 def _train_command(corpus, out, *extra):
     return [
-        sys.executable, "-m", "emokeras.cli", "train", "--config", str(corpus / "tiny.yaml"),
-        "--data", str(corpus / "prepared"), "--out", str(out), *extra,
+        sys.executable,
+        "-m",
+        "emokeras.cli",
+        "train",
+        "--config",
+        str(corpus / "tiny.yaml"),
+        "--data",
+        str(corpus / "prepared"),
+        "--out",
+        str(out),
+        *extra,
     ]
 
 
@@ -94,7 +102,9 @@ def test_sigkill_mid_run_then_rerun_gives_the_uninterrupted_weights(tiny_corpus,
 
     out = tmp_path / "killed"
     process = subprocess.Popen(
-        _train_command(tiny_corpus, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        _train_command(tiny_corpus, out),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     state = out / "stage2_fusion" / "backup" / "state.json"
@@ -146,8 +156,16 @@ def test_mirrored_strategy_over_two_logical_cpus(tiny_corpus, tmp_path):
         "from emokeras.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
-    command = _train_command(tiny_corpus, tmp_path / "mirrored", "--set", "distribution=mirrored",
-                             "--set", "epochs=2", "--set", "stage1_epochs=1")
+    command = _train_command(
+        tiny_corpus,
+        tmp_path / "mirrored",
+        "--set",
+        "distribution=mirrored",
+        "--set",
+        "epochs=2",
+        "--set",
+        "stage1_epochs=1",
+    )
     result = _run([sys.executable, "-c", script, *command[3:]])
     assert result.returncode == 0, result.stderr[-3000:]
     assert "MirroredStrategy over 2 replicas" in result.stdout
@@ -163,8 +181,15 @@ def test_rerun_of_a_finished_run_and_a_changed_config(tiny_corpus, tmp_path):
     from emokeras.training import load_config
     from emokeras.training import train
 
-    config = load_config(overrides={**TINY_RUN, "data": str(tiny_corpus / "prepared"), "out": str(tmp_path / "run"),
-                                    "epochs": 1, "stage1_epochs": 0})
+    config = load_config(
+        overrides={
+            **TINY_RUN,
+            "data": str(tiny_corpus / "prepared"),
+            "out": str(tmp_path / "run"),
+            "epochs": 1,
+            "stage1_epochs": 0,
+        }
+    )
     path = train(config, progress=False)
     assert path == tmp_path / "run" / "model.keras"
     assert train(config, progress=False) == path  # finished: nothing retrained
@@ -184,8 +209,10 @@ def test_rerun_of_a_finished_run_and_a_changed_config(tiny_corpus, tmp_path):
     assert main(["evaluate", str(path), "--data", str(tiny_corpus / "prepared"), "--out", str(tmp_path / "eval")]) == 0
     report = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
     on_features = evaluate_model(
-        load_model(tmp_path / "run" / "stage2_fusion" / "model.keras"), tiny_corpus / "prepared",
-        features_dir=tmp_path / "run" / "features", postprocess=False,
+        load_model(tmp_path / "run" / "stage2_fusion" / "model.keras"),
+        tiny_corpus / "prepared",
+        features_dir=tmp_path / "run" / "features",
+        postprocess=False,
     )
     for target in ("valence", "arousal"):
         assert report["raw"][target]["all"]["ccc"] == pytest.approx(on_features["raw"][target]["all"]["ccc"], abs=1e-4)

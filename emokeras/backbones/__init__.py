@@ -2,10 +2,10 @@
 CNN."""
 
 from emokeras.backbones.audio_cnn import AudioCNN
-from emokeras.backbones.conv_bn_relu import ConvBNReLU
-from emokeras.backbones.i3d import I3D
 from emokeras.backbones.checkpoint_variable_maps import i3d_variable_map
 from emokeras.backbones.checkpoint_variable_maps import inception_v1_variable_map
+from emokeras.backbones.conv_bn_relu import ConvBNReLU
+from emokeras.backbones.i3d import I3D
 from emokeras.backbones.inception_module import InceptionModule
 from emokeras.backbones.inception_v1 import InceptionV1
 from emokeras.backbones.inception_v1_trunk import I3D_ENDPOINTS

@@ -65,24 +65,14 @@ class AudioCNN(keras.Model):
                 f"filter counts. Received: filters={filters}"
             )
         if pooling not in ("avg", "max", None):
-            raise ValueError(
-                f"pooling must be 'avg', 'max' or None. Received: {pooling!r}"
-            )
+            raise ValueError(f"pooling must be 'avg', 'max' or None. Received: {pooling!r}")
         inputs = keras.Input((clip_samples,), name="waveform")
-        x = LogMelSpectrogram(
-            sample_rate=sample_rate, num_mel_bins=num_mel_bins, name="log_mel"
-        )(inputs)
-        for index, (count, (kernel_size, strides, pool)) in enumerate(
-            zip(filters, AUDIO_CNN_SPEC), start=1
-        ):
-            x = ConvBNReLU(
-                count, kernel_size, strides=strides, rank=2, name=f"conv{index}"
-            )(x)
+        x = LogMelSpectrogram(sample_rate=sample_rate, num_mel_bins=num_mel_bins, name="log_mel")(inputs)
+        for index, (count, (kernel_size, strides, pool)) in enumerate(zip(filters, AUDIO_CNN_SPEC), start=1):
+            x = ConvBNReLU(count, kernel_size, strides=strides, rank=2, name=f"conv{index}")(x)
             if pool is not None:
                 pool_size, pool_strides = pool
-                x = keras.layers.MaxPooling2D(
-                    pool_size, strides=pool_strides, padding="same", name=f"pool{index}"
-                )(x)
+                x = keras.layers.MaxPooling2D(pool_size, strides=pool_strides, padding="same", name=f"pool{index}")(x)
         if pooling == "avg":
             x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         elif pooling == "max":

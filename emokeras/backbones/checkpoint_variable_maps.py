@@ -46,11 +46,7 @@ def names_of_absent_layers(names, model, prefix, rank):
     absent = {endpoint_name(name, rank) for name in I3D_ENDPOINTS} - present
     if _logits_layer(model, rank) is None:
         absent.add("Logits")
-    return [
-        name
-        for name in names
-        if name.startswith(prefix + "/") and name[len(prefix) + 1 :].split("/")[0] in absent
-    ]
+    return [name for name in names if name.startswith(prefix + "/") and name[len(prefix) + 1 :].split("/")[0] in absent]
 
 
 def _logits_layer(model, rank):

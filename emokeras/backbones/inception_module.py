@@ -46,20 +46,14 @@ class InceptionModule(keras.layers.Layer):
         self.filters = filters
         self.rank = rank
         conv = f"Conv{rank}d"
-        pool_class = (
-            keras.layers.MaxPooling3D if rank == 3 else keras.layers.MaxPooling2D
-        )
+        pool_class = keras.layers.MaxPooling3D if rank == 3 else keras.layers.MaxPooling2D
         b0, b1a, b1b, b2a, b2b, b3 = filters
 
         def unit(scope, count, kernel_size):
-            return scope, ConvBNReLU(
-                count, kernel_size, rank=rank, name=scope.replace("/", "_")
-            )
+            return scope, ConvBNReLU(count, kernel_size, rank=rank, name=scope.replace("/", "_"))
 
         pool_scope = "Branch_3/" + ("MaxPool3d_0a_3x3" if rank == 3 else "MaxPool_0a_3x3")
-        pool = pool_class(
-            pool_size=3, strides=1, padding="same", name=pool_scope.replace("/", "_")
-        )
+        pool = pool_class(pool_size=3, strides=1, padding="same", name=pool_scope.replace("/", "_"))
         branches = [
             [unit(f"Branch_0/{conv}_0a_1x1", b0, 1)],
             [unit(f"Branch_1/{conv}_0a_1x1", b1a, 1), unit(f"Branch_1/{conv}_0b_3x3", b1b, 3)],

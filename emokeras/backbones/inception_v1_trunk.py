@@ -55,10 +55,7 @@ def scale_filters(filters, width_multiplier):
 def check_final_endpoint(final_endpoint, rank, include_top):
     names = [endpoint_name(name, rank) for name in I3D_ENDPOINTS]
     if final_endpoint not in names:
-        raise ValueError(
-            f"Unknown final_endpoint={final_endpoint!r}. Allowed values: "
-            f"{', '.join(names)}"
-        )
+        raise ValueError(f"Unknown final_endpoint={final_endpoint!r}. Allowed values: {', '.join(names)}")
     if include_top and final_endpoint != names[-1]:
         raise ValueError(
             "include_top=True needs the whole network, final_endpoint="
@@ -82,9 +79,7 @@ def build_trunk(x, rank, final_endpoint, width_multiplier=1.0):
             )(x)
         elif kind == "pool":
             pool_size, strides = arguments
-            pool_class = (
-                keras.layers.MaxPooling3D if rank == 3 else keras.layers.MaxPooling2D
-            )
+            pool_class = keras.layers.MaxPooling3D if rank == 3 else keras.layers.MaxPooling2D
             x = pool_class(
                 pool_size[3 - rank :],
                 strides=strides[3 - rank :],
@@ -124,9 +119,7 @@ def build_classifier_top(x, rank, num_classes, dropout_rate, classifier_activati
     x = conv_class(num_classes, 1, use_bias=True, name=f"Logits_Conv{rank}d_0c_1x1")(x)
     x = average(x)
     if classifier_activation is not None:
-        x = keras.layers.Activation(
-            classifier_activation, dtype="float32", name="Predictions"
-        )(x)
+        x = keras.layers.Activation(classifier_activation, dtype="float32", name="Predictions")(x)
     return x
 
 
@@ -141,9 +134,7 @@ def build_pooling(x, rank, pooling):
         ("max", 2): keras.layers.GlobalMaxPooling2D,
     }
     if (pooling, rank) not in layers:
-        raise ValueError(
-            f"pooling must be None, 'avg' or 'max'. Received: pooling={pooling!r}"
-        )
+        raise ValueError(f"pooling must be None, 'avg' or 'max'. Received: pooling={pooling!r}")
     return layers[(pooling, rank)](name=f"{pooling}_pool")(x)
 
 
@@ -162,7 +153,5 @@ def build_inception_v1(
     check_final_endpoint(final_endpoint, rank, include_top)
     x = build_trunk(inputs, rank, final_endpoint, width_multiplier)
     if include_top:
-        return build_classifier_top(
-            x, rank, num_classes, dropout_rate, classifier_activation
-        )
+        return build_classifier_top(x, rank, num_classes, dropout_rate, classifier_activation)
     return build_pooling(x, rank, pooling)

@@ -1,6 +1,5 @@
 """`make_dataset`: prepared shards -> windows for `model.fit`, in-graph."""
 
-
 import tensorflow as tf
 
 from emokeras.data import shard_format
@@ -16,8 +15,7 @@ def shard_files(data_dir, split):
     report `emokeras prepare` keeps."""
     report = shard_format.read_report(data_dir)
     entries = sorted(
-        (entry for entry in report["recordings"].values()
-         if entry["status"] == "ok" and entry["split"] == split),
+        (entry for entry in report["recordings"].values() if entry["status"] == "ok" and entry["split"] == split),
         key=lambda entry: entry["recording_id"],
     )
     if not entries:
@@ -116,14 +114,10 @@ def make_dataset(
     with_weights = metadata["allow_missing_labels"]
 
     def windows_of_recording(path, count, random_value):
-        frames = tf.data.TFRecordDataset(path).map(
-            lambda record: tf.io.parse_single_example(record, spec)
-        )
+        frames = tf.data.TFRecordDataset(path).map(lambda record: tf.io.parse_single_example(record, spec))
         # One element holding the whole recording (JPEG strings, not pixels).
         recording = frames.batch(count).get_single_element()
-        labels, mask, count = process_labels(
-            recording["labels"], recording["label_mask"] > 0, median_width, delays
-        )
+        labels, mask, count = process_labels(recording["labels"], recording["label_mask"] > 0, median_width, delays)
         offset = tf.cast(random_value % stride, tf.int32) if training else 0
         starts = window_starts(count, window, stride, last_window, offset)
 
@@ -147,13 +141,15 @@ def make_dataset(
     if training:
         files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
     randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    dataset = tf.data.Dataset.zip(files, randoms).map(
-        lambda file, random_value: (file[0], file[1], random_value)
-    ).interleave(
-        windows_of_recording,
-        # Evaluation reads one recording after the other, in order.
-        cycle_length=cycle_length if training else 1,
-        num_parallel_calls=tf.data.AUTOTUNE if training else None,
+    dataset = (
+        tf.data.Dataset.zip(files, randoms)
+        .map(lambda file, random_value: (file[0], file[1], random_value))
+        .interleave(
+            windows_of_recording,
+            # Evaluation reads one recording after the other, in order.
+            cycle_length=cycle_length if training else 1,
+            num_parallel_calls=tf.data.AUTOTUNE if training else None,
+        )
     )
     if training:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)

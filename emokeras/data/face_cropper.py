@@ -25,13 +25,7 @@ _FALLBACKS = ("centre",)
 def _check_frame(frame):
     """`frame` as a C-contiguous HxWx3 uint8 array, or a ValueError."""
     array = np.asarray(frame)
-    if (
-        array.dtype != np.uint8
-        or array.ndim != 3
-        or array.shape[2] != 3
-        or array.shape[0] == 0
-        or array.shape[1] == 0
-    ):
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3 or array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(
             "Expected an RGB frame of shape (height, width, 3) and dtype "
             f"uint8. Received: shape={array.shape}, dtype={array.dtype}"
@@ -41,15 +35,8 @@ def _check_frame(frame):
 
 
 def _check_output_size(output_size):
-    if (
-        isinstance(output_size, bool)
-        or not isinstance(output_size, (int, np.integer))
-        or output_size <= 0
-    ):
-        raise ValueError(
-            f"output_size must be a positive integer. Received: "
-            f"output_size={output_size!r}"
-        )
+    if isinstance(output_size, bool) or not isinstance(output_size, (int, np.integer)) or output_size <= 0:
+        raise ValueError(f"output_size must be a positive integer. Received: output_size={output_size!r}")
     return int(output_size)
 
 
@@ -62,9 +49,7 @@ def _check_number(name, value, low, high, high_included):
         number = math.nan
     inside = low <= number <= high if high_included else low <= number < high
     if isinstance(value, bool) or not inside:
-        raise ValueError(
-            f"{name} must be a number in {allowed}. Received: {name}={value!r}"
-        )
+        raise ValueError(f"{name} must be a number in {allowed}. Received: {name}={value!r}")
     return number
 
 
@@ -98,9 +83,7 @@ def centre_crop(frame, output_size):
     top = (height - side) // 2
     left = (width - side) // 2
     square = frame[top : top + side, left : left + side]
-    return cv2.resize(
-        square, (output_size, output_size), interpolation=cv2.INTER_AREA
-    )
+    return cv2.resize(square, (output_size, output_size), interpolation=cv2.INTER_AREA)
 
 
 class FaceCropper:
@@ -182,32 +165,17 @@ class FaceCropper:
         self.output_size = _check_output_size(output_size)
         self.margin = _check_number("margin", margin, 0.0, math.inf, True)
         self.smoothing = _check_number("smoothing", smoothing, 0.0, 1.0, False)
-        if (
-            isinstance(detect_every, bool)
-            or not isinstance(detect_every, (int, np.integer))
-            or detect_every < 1
-        ):
-            raise ValueError(
-                "detect_every must be an integer >= 1. Received: "
-                f"detect_every={detect_every!r}"
-            )
+        if isinstance(detect_every, bool) or not isinstance(detect_every, (int, np.integer)) or detect_every < 1:
+            raise ValueError(f"detect_every must be an integer >= 1. Received: detect_every={detect_every!r}")
         self.detect_every = int(detect_every)
-        self.min_face_fraction = _check_number(
-            "min_face_fraction", min_face_fraction, 0.0, 1.0, True
-        )
+        self.min_face_fraction = _check_number("min_face_fraction", min_face_fraction, 0.0, 1.0, True)
         if fallback not in _FALLBACKS:
-            raise ValueError(
-                f"fallback must be one of {_FALLBACKS}. Received: "
-                f"fallback={fallback!r}"
-            )
+            raise ValueError(f"fallback must be one of {_FALLBACKS}. Received: fallback={fallback!r}")
         self.fallback = fallback
         path = cv2.data.haarcascades + _CASCADE_FILE
         self._cascade = cv2.CascadeClassifier(path)
         if self._cascade.empty():
-            raise RuntimeError(
-                f"Could not load the face detector {path}. "
-                "Reinstall opencv-python-headless."
-            )
+            raise RuntimeError(f"Could not load the face detector {path}. Reinstall opencv-python-headless.")
         self.reset()
 
     def reset(self):
@@ -254,9 +222,7 @@ class FaceCropper:
         height, width = gray.shape
         scale = min(1.0, _DETECT_SIDE / max(height, width))
         if scale < 1.0:
-            gray = cv2.resize(
-                gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA
-            )
+            gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         # Skipping small windows early is the bulk of the speed-up.
         min_side = max(1, int(self.min_face_fraction * min(height, width) * scale))
         faces = self._cascade.detectMultiScale(
@@ -278,9 +244,7 @@ class FaceCropper:
             self._box = square
             return
         keep = self.smoothing
-        self._box = tuple(
-            keep * old + (1 - keep) * new for old, new in zip(self._box, square)
-        )
+        self._box = tuple(keep * old + (1 - keep) * new for old, new in zip(self._box, square))
 
     def _cut(self, frame, box):
         """The square `box` of `frame`, padded where it leaves the frame."""
@@ -294,9 +258,7 @@ class FaceCropper:
         left = min(max(left, 1 - side_px), width - 1)
         top = min(max(top, 1 - side_px), height - 1)
         right, bottom = left + side_px, top + side_px
-        inside = frame[
-            max(top, 0) : min(bottom, height), max(left, 0) : min(right, width)
-        ]
+        inside = frame[max(top, 0) : min(bottom, height), max(left, 0) : min(right, width)]
         pads = (
             max(0, -top),
             max(0, bottom - height),
@@ -305,6 +267,4 @@ class FaceCropper:
         )
         if any(pads):
             inside = cv2.copyMakeBorder(inside, *pads, cv2.BORDER_REPLICATE)
-        return cv2.resize(
-            inside, (self.output_size, self.output_size), interpolation=cv2.INTER_AREA
-        )
+        return cv2.resize(inside, (self.output_size, self.output_size), interpolation=cv2.INTER_AREA)

@@ -194,7 +194,9 @@ def make_feature_dataset(
     delays = _delays_for(targets, label_delays)
     paths = sorted(str(p) for p in (feature_dir / "features" / split).glob("*.tfrecord"))
     if not paths:
-        raise FileNotFoundError(f"No feature shards for split {split!r} in {feature_dir}: run `emokeras extract-features`")
+        raise FileNotFoundError(
+            f"No feature shards for split {split!r} in {feature_dir}: run `emokeras extract-features`"
+        )
     spec = {
         "recording_id": tf.io.FixedLenFeature([], tf.string),
         "clip_index": tf.io.FixedLenFeature([], tf.int64),

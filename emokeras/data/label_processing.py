@@ -22,9 +22,7 @@ def median_filter(labels, mask, width):
     padded = tf.concat([tf.repeat(labels[:1], half, 0), labels, tf.repeat(labels[-1:], half, 0)], 0)
     windows = tf.signal.frame(padded, width, 1, axis=0)  # (frames, width, targets)
     median = tf.sort(windows, axis=1)[:, half]
-    padded_mask = tf.concat(
-        [tf.repeat(mask[:1], half, 0), mask, tf.repeat(mask[-1:], half, 0)], 0
-    )
+    padded_mask = tf.concat([tf.repeat(mask[:1], half, 0), mask, tf.repeat(mask[-1:], half, 0)], 0)
     valid = tf.reduce_all(tf.signal.frame(padded_mask, width, 1, axis=0), axis=1)
     return median, valid
 

@@ -54,9 +54,7 @@ def read_label_csv(path, targets=None, allow_missing=False):
         for row_number, row in enumerate(reader, start=2):  # line 1 is the header
             times.append(_number(row["time"], path, row_number, "time", allow_missing=False))
             for target in targets:
-                values[target].append(
-                    _number(row[target], path, row_number, target, allow_missing)
-                )
+                values[target].append(_number(row[target], path, row_number, target, allow_missing))
     return _checked_times(np.array(times), path), {t: np.array(v) for t, v in values.items()}
 
 
@@ -82,10 +80,7 @@ def read_arff_labels(path, allow_missing=False):
                 elif lowered.startswith("@data"):
                     in_data = True
                     if "frameTime" not in attributes or len(attributes) < 3:
-                        raise LabelError(
-                            f"{path}: expected attributes (name, frameTime, value); "
-                            f"found {attributes}"
-                        )
+                        raise LabelError(f"{path}: expected attributes (name, frameTime, value); found {attributes}")
                 continue
             fields = [field.strip().strip("'\"") for field in line.split(",")]
             if len(fields) != len(attributes):
@@ -153,7 +148,9 @@ def labels_on_frames(times, values, frame_rate, source):
     mask = np.ones(count, bool)
     for target, series in values.items():
         present = ~np.isnan(series)
-        interpolated = np.interp(frame_times, times[present], series[present]) if present.any() else np.full(count, np.nan)
+        interpolated = (
+            np.interp(frame_times, times[present], series[present]) if present.any() else np.full(count, np.nan)
+        )
         # A frame is missing if its nearest label sample is missing.
         nearest = np.clip(np.searchsorted(times, frame_times - period / 2), 0, len(times) - 1)
         interpolated[~present[nearest]] = np.nan

@@ -64,9 +64,7 @@ def media_info(path):
     """
     with open_media(path) as container:
         info = {
-            "duration": None
-            if container.duration is None
-            else container.duration / av.time_base,
+            "duration": None if container.duration is None else container.duration / av.time_base,
             "has_video": bool(container.streams.video),
             "has_audio": bool(container.streams.audio),
         }
@@ -196,8 +194,7 @@ def load_audio(path, sample_rate=16000):
                 chunks.append(resampled.to_ndarray().mean(axis=0))
         except av.error.FFmpegError as error:
             raise MediaError(
-                f"Decoding the audio of {path} failed: {error}. The file may be "
-                "truncated or corrupt."
+                f"Decoding the audio of {path} failed: {error}. The file may be truncated or corrupt."
             ) from None
     samples = np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
     offset = round((start or 0) * sample_rate)

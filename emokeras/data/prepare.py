@@ -261,9 +261,7 @@ def _write_shard(
         )
         missing_targets = [t for t in targets if t not in labels]
         if missing_targets:
-            raise LabelError(
-                f"{recording.recording_id}: no labels for target(s) {missing_targets}"
-            )
+            raise LabelError(f"{recording.recording_id}: no labels for target(s) {missing_targets}")
         label_frames = len(mask)
     limits = [] if label_frames is None else [label_frames]
     if audio is not None:
@@ -329,8 +327,7 @@ def _write_shard(
         report_warnings.append(f"{label_frames - frames_written} label frames beyond the media ignored")
     if cropper and cropper.report["fallback_frames"]:
         report_warnings.append(
-            f"no face found in {cropper.report['fallback_frames']} frame(s) before any "
-            "face was seen: centre crop used"
+            f"no face found in {cropper.report['fallback_frames']} frame(s) before any face was seen: centre crop used"
         )
     if report_warnings:
         entry["warnings"] = report_warnings

@@ -43,17 +43,13 @@ class Recording:
     label_values: dict = None
 
     def __post_init__(self):
-        if not self.recording_id or not all(
-            c.isalnum() or c in "_-." for c in self.recording_id
-        ):
+        if not self.recording_id or not all(c.isalnum() or c in "_-." for c in self.recording_id):
             raise ValueError(
                 f"recording_id {self.recording_id!r} may only contain letters, "
                 "digits, '_', '-' and '.' (it names files)"
             )
         if self.split not in SPLITS:
-            raise ValueError(
-                f"{self.recording_id}: split must be one of {SPLITS}. Received: {self.split!r}"
-            )
+            raise ValueError(f"{self.recording_id}: split must be one of {SPLITS}. Received: {self.split!r}")
         sources = [s for s in (self.label_csv, self.label_arff, self.label_values) if s]
         if len(sources) != 1:
             raise ValueError(
@@ -75,9 +71,7 @@ class Recording:
         if self.label_values:
             if num_frames is None:
                 raise ValueError("constant labels need num_frames")
-            frames = {
-                t: np.full(num_frames, float(v), np.float32) for t, v in self.label_values.items()
-            }
+            frames = {t: np.full(num_frames, float(v), np.float32) for t, v in self.label_values.items()}
             return frames, np.ones(num_frames, bool)
         if self.label_csv:
             times, values = read_label_csv(self.label_csv, targets, allow_missing)
@@ -89,8 +83,7 @@ class Recording:
                 target_times, values[target] = read_arff_labels(path, allow_missing)
                 if times is not None and not np.array_equal(times, target_times):
                     raise LabelError(
-                        f"{path}: its frame times differ from the other targets' files "
-                        f"of recording {self.recording_id}"
+                        f"{path}: its frame times differ from the other targets' files of recording {self.recording_id}"
                     )
                 times = target_times
             source = ", ".join(os.fspath(p) for p in self.label_arff.values())

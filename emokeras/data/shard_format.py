@@ -49,8 +49,7 @@ def read_metadata_file(path):
     path = pathlib.Path(path)
     if not path.exists():
         raise FileNotFoundError(
-            f"{path} not found: {path.parent} was not written by `emokeras prepare` "
-            "(or `emokeras extract-features`)"
+            f"{path} not found: {path.parent} was not written by `emokeras prepare` (or `emokeras extract-features`)"
         )
     return json.loads(path.read_text())
 

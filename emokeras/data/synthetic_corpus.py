@@ -143,18 +143,12 @@ def write_synthetic_corpus(
     sample_rate = _positive_int(sample_rate, "sample_rate")
     image_size = _positive_int(image_size, "image_size")
     if image_size < 32 or image_size % 2:
-        raise ValueError(
-            f"image_size must be even and at least 32 (H.264 yuv420p needs even "
-            f"sizes), got {image_size}"
-        )
+        raise ValueError(f"image_size must be even and at least 32 (H.264 yuv420p needs even sizes), got {image_size}")
     if not seconds > 0:
         raise ValueError(f"seconds must be positive, got {seconds}")
     frames = int(round(seconds * frame_rate))
     if frames < 2:
-        raise ValueError(
-            f"seconds * frame_rate must give at least 2 frames, got {seconds} s at "
-            f"{frame_rate} fps"
-        )
+        raise ValueError(f"seconds * frame_rate must give at least 2 frames, got {seconds} s at {frame_rate} fps")
     for name, value in (("dev_fraction", dev_fraction), ("test_fraction", test_fraction)):
         if not 0 <= value < 1:
             raise ValueError(f"{name} must be in [0, 1), got {value}")
@@ -169,9 +163,7 @@ def write_synthetic_corpus(
     # One independent stream per recording (and one for the splits), so a
     # recording's content depends only on the seed and its index.
     streams = np.random.SeedSequence(seed).spawn(recordings + 1)
-    splits = _assign_splits(
-        np.random.default_rng(streams[-1]), recordings, dev_fraction, test_fraction
-    )
+    splits = _assign_splits(np.random.default_rng(streams[-1]), recordings, dev_fraction, test_fraction)
     names = [f"rec_{index:03d}" for index in range(recordings)]
     # One after the other: about 1.5 s per minute of recording on one core;
     # threads do not help (PyAV's encoders hold the GIL).
@@ -299,9 +291,7 @@ def _missing_stretches(rng, frames, frame_rate):
     return masks[0], masks[1]
 
 
-def _write_recording(
-    video_path, labels_path, seed_sequence, frames, frame_rate, sample_rate, image_size
-):
+def _write_recording(video_path, labels_path, seed_sequence, frames, frame_rate, sample_rate, image_size):
     content = _recording_content(seed_sequence, frames, frame_rate, sample_rate, image_size)
     lines = ["time,valence,arousal\n"]
     lines += [
@@ -429,9 +419,7 @@ class _FaceRenderer:
         # Background: a vertical gradient between two random colours.
         top, bottom = rng.uniform(30, 220, (2, 3))
         mix = np.linspace(0, 1, size)[:, None, None]
-        self.background = np.round(
-            np.broadcast_to(top + (bottom - top) * mix, (size, size, 3))
-        ).astype(np.uint8)
+        self.background = np.round(np.broadcast_to(top + (bottom - top) * mix, (size, size, 3))).astype(np.uint8)
         self.occluder = np.full((size, size, 3), _OCCLUDER, np.uint8)
         skin = _SKIN_TONES[rng.integers(len(_SKIN_TONES))] + rng.uniform(-10, 10, 3)
         self.skin = tuple(float(c) for c in np.clip(skin, 0, 255))

@@ -110,18 +110,12 @@ def plan_windows(num_frames, window_frames, stride, last_window="align_end"):
     """
     if window_frames <= 0 or stride <= 0:
         raise ValueError(
-            f"window_frames and stride must be positive. Received: "
-            f"window_frames={window_frames}, stride={stride}"
+            f"window_frames and stride must be positive. Received: window_frames={window_frames}, stride={stride}"
         )
     if last_window not in LAST_WINDOW_RULES:
-        raise ValueError(
-            f"last_window must be one of {LAST_WINDOW_RULES}. Received: {last_window!r}"
-        )
+        raise ValueError(f"last_window must be one of {LAST_WINDOW_RULES}. Received: {last_window!r}")
     if num_frames < window_frames:
-        raise ValueError(
-            f"The recording has {num_frames} frames, shorter than one window of "
-            f"{window_frames} frames."
-        )
+        raise ValueError(f"The recording has {num_frames} frames, shorter than one window of {window_frames} frames.")
     starts = list(range(0, num_frames - window_frames + 1, stride))
     final = num_frames - window_frames
     if last_window == "align_end" and starts[-1] != final:

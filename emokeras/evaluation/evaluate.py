@@ -45,8 +45,15 @@ def score_results(results, targets):
 
 
 def evaluate_model(
-    model, data_dir, dev_split="dev", test_split="test", median_width=1, label_delays=None,
-    features_dir=None, batch_size=8, postprocess=True,
+    model,
+    data_dir,
+    dev_split="dev",
+    test_split="test",
+    median_width=1,
+    label_delays=None,
+    features_dir=None,
+    batch_size=8,
+    postprocess=True,
 ):
     """Scores `model` on `test_split`, raw and post-processed (fitted on
     `dev_split` only; test labels are never used to fit anything).
@@ -56,7 +63,9 @@ def evaluate_model(
     """
     from emokeras.evaluation.frame_predictions import model_frame_predictions
 
-    options = dict(median_width=median_width, label_delays=label_delays, features_dir=features_dir, batch_size=batch_size)
+    options = dict(
+        median_width=median_width, label_delays=label_delays, features_dir=features_dir, batch_size=batch_size
+    )
     test, targets = model_frame_predictions(model, data_dir, test_split, **options)
     report = {"targets": targets, "split": test_split, "raw": score_results(test, targets)}
     if postprocess:
@@ -101,6 +110,11 @@ def write_report(report, out_dir, stem="evaluation"):
             f"scale {params[t]['scale']:.3f}, bias {params[t]['bias']:+.3f}"
             for t in report["targets"]
         )
-        text += ["", f"## Post-processed (fitted on {params['fitted_on']}: {fitted})", "", format_table(report, "postprocessed")]
+        text += [
+            "",
+            f"## Post-processed (fitted on {params['fitted_on']}: {fitted})",
+            "",
+            format_table(report, "postprocessed"),
+        ]
     markdown_path = write_text_atomically(out_dir / f"{stem}.md", "\n".join(text) + "\n")
     return json_path, markdown_path

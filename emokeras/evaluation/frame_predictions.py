@@ -58,14 +58,21 @@ def frame_predictions(predict_batch, windows, targets, frame_counts, frames_per_
                 continue
             per_frame = np.repeat(clip_values[row], frames_per_clip, axis=0)
             stop = min(int(start) + len(per_frame), len(sums[rid]))
-            sums[rid][int(start):stop] += per_frame[: stop - int(start)]
-            counts[rid][int(start):stop] += 1
+            sums[rid][int(start) : stop] += per_frame[: stop - int(start)]
+            counts[rid][int(start) : stop] += 1
     with np.errstate(invalid="ignore"):
         return {rid: (sums[rid] / counts[rid]).astype(np.float32) for rid in sums}
 
 
 def model_frame_predictions(
-    model, data_dir, split, median_width=1, label_delays=None, features_dir=None, batch_size=8, stride=None,
+    model,
+    data_dir,
+    split,
+    median_width=1,
+    label_delays=None,
+    features_dir=None,
+    batch_size=8,
+    stride=None,
 ):
     """Per-frame predictions and labels of `split` for a raw-input
     `AVEmotionRegressor` (or, with `features_dir`, an `AVFusionRegressor`
@@ -81,12 +88,15 @@ def model_frame_predictions(
     labels = frame_labels(data_dir, split, median_width, label_delays)
     frames_per_clip = getattr(model, "frames_per_clip", None)
     if features_dir is not None:
-        frames_per_clip = shard_format.read_metadata_file(
-            f"{features_dir}/features_metadata.json"
-        )["frames_per_clip"]
+        frames_per_clip = shard_format.read_metadata_file(f"{features_dir}/features_metadata.json")["frames_per_clip"]
         windows = make_feature_dataset(
-            features_dir, split=split, mode="eval", clips=model.clips, batch_size=batch_size,
-            median_width=median_width, label_delays=label_delays,
+            features_dir,
+            split=split,
+            mode="eval",
+            clips=model.clips,
+            batch_size=batch_size,
+            median_width=median_width,
+            label_delays=label_delays,
         )
         names = {tensor.name for tensor in model.inputs}
 
@@ -97,8 +107,15 @@ def model_frame_predictions(
     else:
         names = {tensor.name for tensor in model.inputs}
         windows = make_dataset(
-            data_dir, split=split, mode="eval", clips=model.clips, frames_per_clip=frames_per_clip,
-            stride=stride, batch_size=batch_size, median_width=median_width, label_delays=label_delays,
+            data_dir,
+            split=split,
+            mode="eval",
+            clips=model.clips,
+            frames_per_clip=frames_per_clip,
+            stride=stride,
+            batch_size=batch_size,
+            median_width=median_width,
+            label_delays=label_delays,
             modalities=tuple(m for m in ("video", "audio") if m in names),
         )
         predict = model.predict_on_batch

@@ -61,7 +61,6 @@ class CrossAttention(CorrelationAttentionBase):
     (2, 8, 64)
     """
 
-
     def build(self, audio_shape, visual_shape):
         _check_matching_shapes(audio_shape, visual_shape)
         features = audio_shape[-1]
@@ -76,12 +75,8 @@ class CrossAttention(CorrelationAttentionBase):
     def call(self, audio, visual, mask=None, return_attention_scores=False):
         _check_matching_shapes(audio.shape, visual.shape)
         correlation = bilinear_correlation(audio, visual, self.kernel)
-        attended_audio, audio_attention = column_softmax_attend(
-            correlation, audio, mask
-        )
-        attended_visual, visual_attention = column_softmax_attend(
-            ops.transpose(correlation, (0, 2, 1)), visual, mask
-        )
+        attended_audio, audio_attention = column_softmax_attend(correlation, audio, mask)
+        attended_visual, visual_attention = column_softmax_attend(ops.transpose(correlation, (0, 2, 1)), visual, mask)
         outputs = (
             ops.tanh(audio + attended_audio),
             ops.tanh(visual + attended_visual),
@@ -100,24 +95,17 @@ class CrossAttention(CorrelationAttentionBase):
         _check_matching_shapes(audio_shape, visual_shape)
         return tuple(audio_shape), tuple(visual_shape)
 
-    def compute_output_spec(
-        self, audio, visual, mask=None, return_attention_scores=False
-    ):
-        audio_shape, visual_shape = self.compute_output_shape(
-            audio.shape, visual.shape
-        )
+    def compute_output_spec(self, audio, visual, mask=None, return_attention_scores=False):
+        audio_shape, visual_shape = self.compute_output_shape(audio.shape, visual.shape)
         outputs = (
             keras.KerasTensor(audio_shape, dtype=self.compute_dtype),
             keras.KerasTensor(visual_shape, dtype=self.compute_dtype),
         )
         if return_attention_scores:
             batch, steps = audio_shape[0], audio_shape[1]
-            scores = keras.KerasTensor(
-                (batch, steps, steps), dtype=self.compute_dtype
-            )
+            scores = keras.KerasTensor((batch, steps, steps), dtype=self.compute_dtype)
             outputs += (scores, scores)
         return outputs
-
 
 
 def _check_matching_shapes(audio_shape, visual_shape):

@@ -38,12 +38,10 @@ class SelfAttention(CorrelationAttentionBase):
     (2, 8, 32)
     """
 
-
     def build(self, inputs_shape):
         if len(inputs_shape) != 3 or inputs_shape[-1] is None:
             raise ValueError(
-                "SelfAttention expects (batch, L, D) with a known D. "
-                f"Received: inputs shape={tuple(inputs_shape)}"
+                f"SelfAttention expects (batch, L, D) with a known D. Received: inputs shape={tuple(inputs_shape)}"
             )
         features = inputs_shape[-1]
         self.add_correlation_kernel(features)
@@ -67,9 +65,6 @@ class SelfAttention(CorrelationAttentionBase):
         outputs = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
         if return_attention_scores:
             batch, steps = inputs.shape[0], inputs.shape[1]
-            scores = keras.KerasTensor(
-                (batch, steps, steps), dtype=self.compute_dtype
-            )
+            scores = keras.KerasTensor((batch, steps, steps), dtype=self.compute_dtype)
             return outputs, scores
         return outputs
-

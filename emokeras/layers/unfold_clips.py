@@ -33,8 +33,7 @@ class UnfoldClips(keras.layers.Layer):
         rest = tuple(inputs.shape[1:])
         if any(size is None for size in rest):
             raise ValueError(
-                "UnfoldClips needs every axis but the first to be known. "
-                f"Received: shape={tuple(inputs.shape)}"
+                f"UnfoldClips needs every axis but the first to be known. Received: shape={tuple(inputs.shape)}"
             )
         return ops.reshape(inputs, (-1, self.clips) + rest)
 

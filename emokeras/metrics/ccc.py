@@ -80,10 +80,7 @@ def ccc_from_moments(count, mean_true, mean_pred, m2_true, m2_pred, comoment):
     """The CCC from sufficient statistics (0.0 where it is undefined)."""
     safe_count = ops.maximum(count, 1e-12)
     numerator = 2.0 * comoment / safe_count
-    denominator = (
-        (m2_true + m2_pred) / safe_count
-        + (mean_true - mean_pred) * (mean_true - mean_pred)
-    )
+    denominator = (m2_true + m2_pred) / safe_count + (mean_true - mean_pred) * (mean_true - mean_pred)
     defined = denominator > 0.0
     # Divide by 1 where undefined so that gradients stay finite too.
     safe_denominator = ops.where(defined, denominator, 1.0)

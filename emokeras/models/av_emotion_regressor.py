@@ -117,8 +117,7 @@ class AVEmotionRegressor(keras.Model):
         targets, ranges = check_fusion_arguments(fusion, targets, target_ranges)
         if visual_backbone not in VISUAL_BACKBONES:
             raise ValueError(
-                f"Unknown visual_backbone={visual_backbone!r}. Allowed values: "
-                f"{', '.join(VISUAL_BACKBONES)}"
+                f"Unknown visual_backbone={visual_backbone!r}. Allowed values: {', '.join(VISUAL_BACKBONES)}"
             )
         clip_samples = samples_per_clip(frames_per_clip, frame_rate, sample_rate)
         audio_filters = tuple(int(f) for f in audio_filters)
@@ -126,9 +125,7 @@ class AVEmotionRegressor(keras.Model):
         features = {}
         visual_encoder = audio_encoder = None
         if fusion != "audio_only":
-            inputs["video"] = keras.Input(
-                (clips * frames_per_clip, image_size, image_size, 3), name="video"
-            )
+            inputs["video"] = keras.Input((clips * frames_per_clip, image_size, image_size, 3), name="video")
             visual_encoder = _visual_encoder(
                 visual_backbone,
                 clips,
@@ -140,9 +137,7 @@ class AVEmotionRegressor(keras.Model):
             features["visual_features"] = visual_encoder(inputs["video"])
         if fusion != "visual_only":
             inputs["audio"] = keras.Input((clips * clip_samples,), name="audio")
-            audio_encoder = _audio_encoder(
-                clips, clip_samples, sample_rate, audio_filters
-            )
+            audio_encoder = _audio_encoder(clips, clip_samples, sample_rate, audio_filters)
             features["audio_features"] = audio_encoder(inputs["audio"])
         fusion_regressor = AVFusionRegressor(
             fusion=fusion,
@@ -162,12 +157,8 @@ class AVEmotionRegressor(keras.Model):
         self.fusion_regressor = fusion_regressor
         self.visual_encoder = visual_encoder
         self.audio_encoder = audio_encoder
-        self.visual_backbone = _backbone_of(
-            visual_encoder, "visual_backbone", freeze_visual_backbone
-        )
-        self.audio_backbone = _backbone_of(
-            audio_encoder, "audio_backbone", freeze_audio_backbone
-        )
+        self.visual_backbone = _backbone_of(visual_encoder, "visual_backbone", freeze_visual_backbone)
+        self.audio_backbone = _backbone_of(audio_encoder, "audio_backbone", freeze_audio_backbone)
         self.fusion = fusion
         self.visual_backbone_name = visual_backbone
         self.targets = targets
@@ -212,14 +203,10 @@ class AVEmotionRegressor(keras.Model):
         }
 
 
-def _visual_encoder(
-    visual_backbone, clips, frames_per_clip, image_size, width_multiplier, weights
-):
+def _visual_encoder(visual_backbone, clips, frames_per_clip, image_size, width_multiplier, weights):
     """Video window `(batch, clips * T, H, W, 3)` in [0, 255] ->
     `(batch, clips, features)`."""
-    video = keras.Input(
-        (clips * frames_per_clip, image_size, image_size, 3), name="video"
-    )
+    video = keras.Input((clips * frames_per_clip, image_size, image_size, 3), name="video")
     x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="video_scaling")(video)
     if visual_backbone == "i3d":
         x = FoldClips(clips, name="video_clips")(x)

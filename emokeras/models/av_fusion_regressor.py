@@ -9,9 +9,7 @@ def check_fusion_arguments(fusion, targets, target_ranges):
     """Validates `fusion`, `targets` and `target_ranges`; returns the ranges
     as a `{target: (low, high)}` dict (default (-1, 1))."""
     if fusion not in FUSIONS:
-        raise ValueError(
-            f"Unknown fusion={fusion!r}. Allowed values: {', '.join(FUSIONS)}"
-        )
+        raise ValueError(f"Unknown fusion={fusion!r}. Allowed values: {', '.join(FUSIONS)}")
     if isinstance(targets, str):
         targets = (targets,)
     targets = tuple(targets)
@@ -29,18 +27,12 @@ def check_fusion_arguments(fusion, targets, target_ranges):
     target_ranges = dict(target_ranges or {})
     unknown = set(target_ranges) - set(targets)
     if unknown:
-        raise ValueError(
-            f"target_ranges names targets that are not in targets={targets}: "
-            f"{sorted(unknown)}"
-        )
+        raise ValueError(f"target_ranges names targets that are not in targets={targets}: {sorted(unknown)}")
     ranges = {}
     for target in targets:
         low, high = target_ranges.get(target, (-1.0, 1.0))
         if not float(low) < float(high):
-            raise ValueError(
-                f"target_ranges[{target!r}] must be (low, high) with low < "
-                f"high. Received: {(low, high)}"
-            )
+            raise ValueError(f"target_ranges[{target!r}] must be (low, high) with low < high. Received: {(low, high)}")
         ranges[target] = (float(low), float(high))
     return targets, ranges
 
@@ -116,24 +108,17 @@ class AVFusionRegressor(keras.Model):
         uses_audio = fusion != "visual_only"
         inputs = {}
         if uses_visual:
-            inputs["visual_features"] = keras.Input(
-                (clips, visual_dim), name="visual_features"
-            )
+            inputs["visual_features"] = keras.Input((clips, visual_dim), name="visual_features")
         if uses_audio:
-            inputs["audio_features"] = keras.Input(
-                (clips, audio_dim), name="audio_features"
-            )
+            inputs["audio_features"] = keras.Input((clips, audio_dim), name="audio_features")
         features = dict(inputs)
         if l2_normalize:
             features = {
-                key: keras.layers.UnitNormalization(axis=-1, name=f"{key}_l2")(x)
-                for key, x in features.items()
+                key: keras.layers.UnitNormalization(axis=-1, name=f"{key}_l2")(x) for key, x in features.items()
             }
         fused = _fuse(fusion, features, lstm_units)
         outputs = {
-            target: _regression_head(
-                fused, target, ranges[target], clips, head_units, dropout_rate
-            )
+            target: _regression_head(fused, target, ranges[target], clips, head_units, dropout_rate)
             for target in targets
         }
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
@@ -172,17 +157,13 @@ def _fuse(fusion, features, lstm_units):
         return features["visual_features"]
     visual, audio = features["visual_features"], features["audio_features"]
     if fusion == "cross_attention":
-        attended_audio, attended_visual = CrossAttention(name="cross_attention")(
-            audio, visual
-        )
+        attended_audio, attended_visual = CrossAttention(name="cross_attention")(audio, visual)
         return keras.layers.Concatenate(name="fused")([attended_visual, attended_audio])
     concatenated = keras.layers.Concatenate(name="fused")([visual, audio])
     if fusion == "concat":
         return concatenated
     if fusion == "lstm":
-        return keras.layers.LSTM(lstm_units, return_sequences=True, name="lstm")(
-            concatenated
-        )
+        return keras.layers.LSTM(lstm_units, return_sequences=True, name="lstm")(concatenated)
     return SelfAttention(name="self_attention")(concatenated)
 
 

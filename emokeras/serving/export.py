@@ -117,17 +117,11 @@ def _warmup_requests(model, model_name, functions):
     records = []
     for signature in ("serving_default", "serving_features"):
         _, specs = functions[signature]
-        request = predict_pb2.PredictRequest(
-            model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)
-        )
+        request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature))
         for spec in specs:
             shape = (1,) + tuple(spec.shape[1:])
-            request.inputs[spec.name].CopyFrom(
-                tf.make_tensor_proto(np.zeros(shape, spec.dtype.as_numpy_dtype))
-            )
-        log = prediction_log_pb2.PredictionLog(
-            predict_log=prediction_log_pb2.PredictLog(request=request)
-        )
+            request.inputs[spec.name].CopyFrom(tf.make_tensor_proto(np.zeros(shape, spec.dtype.as_numpy_dtype)))
+        log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
         records.append(log.SerializeToString())
     return records
 
@@ -170,8 +164,7 @@ def export_saved_model(model, base_dir, version, model_name="emokeras", overwrit
     final = base_dir / str(version)
     if final.exists() and not overwrite:
         raise FileExistsError(
-            f"{final} exists; pass overwrite=True (--overwrite) to replace it, or "
-            "export a new version number"
+            f"{final} exists; pass overwrite=True (--overwrite) to replace it, or export a new version number"
         )
     base_dir.mkdir(parents=True, exist_ok=True)
     temporary = base_dir / f".partial-{version}-{os.getpid()}"

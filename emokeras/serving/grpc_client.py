@@ -29,7 +29,9 @@ class GrpcClient:
     >>> # client.predict({"video": video, "audio": audio})["arousal"]
     """
 
-    def __init__(self, target, model_name="emokeras", version=None, timeout=60.0, retries=3, backoff=0.5, max_message_mb=256):
+    def __init__(
+        self, target, model_name="emokeras", version=None, timeout=60.0, retries=3, backoff=0.5, max_message_mb=256
+    ):
         import grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 

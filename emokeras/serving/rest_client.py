@@ -80,9 +80,7 @@ class RestClient:
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
-            request = urllib.request.Request(
-                url, data=data, headers={"Content-Type": "application/json"}
-            )
+            request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:
                     return json.loads(response.read())
@@ -116,7 +114,5 @@ def _server_message(error):
 def _to_json(value):
     array = np.asarray(value)
     if array.dtype.kind in "SO":
-        return np.vectorize(
-            lambda item: {"b64": base64.b64encode(item).decode()}, otypes=[object]
-        )(array).tolist()
+        return np.vectorize(lambda item: {"b64": base64.b64encode(item).decode()}, otypes=[object])(array).tolist()
     return array.tolist()

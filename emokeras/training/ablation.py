@@ -52,7 +52,9 @@ def ablate(config, rows=ROW_KEYS, progress=True):
         weights = config.visual_weights
         if backbone == "cnn2d" and not (weights and os.path.exists(weights)):
             weights = None
-        row_config = dataclasses.replace(config, out=str(base / key), visual_backbone=backbone, fusion=fusion, visual_weights=weights)
+        row_config = dataclasses.replace(
+            config, out=str(base / key), visual_backbone=backbone, fusion=fusion, visual_weights=weights
+        )
         if config.schedule == "two_stage":
             _reuse_stage_one(shared.get(backbone), base / key, fusion)
         print(f"emokeras ablate: {label} -> {row_config.out}")
@@ -65,7 +67,10 @@ def ablate(config, rows=ROW_KEYS, progress=True):
         # as the raw model, without running the backbones again).
         model = load_model(base / key / "stage2_fusion" / "model.keras" if two_stage else model_path)
         report = evaluate_model(
-            model, config.data, median_width=config.median_width, label_delays=config.label_delays,
+            model,
+            config.data,
+            median_width=config.median_width,
+            label_delays=config.label_delays,
             features_dir=base / key / "features" if two_stage else None,
         )
         write_report(report, base / key)

@@ -58,10 +58,17 @@ def train(config, progress=True):
     visual_weights = resolve_visual_weights(config) if config.fusion != "audio_only" else None
     if config.schedule == "end_to_end":
         model = _run_stage(
-            config, out / "end_to_end", targets, strategy, progress,
-            build=lambda: _build_model(config, targets, config.fusion, visual_weights,
-                                       freeze_visual=config.freeze_visual_backbone),
-            raw=True, epochs=config.epochs, learning_rate=config.learning_rate,
+            config,
+            out / "end_to_end",
+            targets,
+            strategy,
+            progress,
+            build=lambda: _build_model(
+                config, targets, config.fusion, visual_weights, freeze_visual=config.freeze_visual_backbone
+            ),
+            raw=True,
+            epochs=config.epochs,
+            learning_rate=config.learning_rate,
         )
     else:
         model = _two_stage(config, out, targets, strategy, visual_weights, progress)
@@ -82,15 +89,27 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
     trained = {}
     if uses_audio and config.stage1_epochs:
         trained["audio"] = _run_stage(
-            config, out / "stage1_audio", targets, strategy, progress,
+            config,
+            out / "stage1_audio",
+            targets,
+            strategy,
+            progress,
             build=lambda: _build_model(config, targets, "audio_only", None),
-            raw=True, epochs=config.stage1_epochs, learning_rate=config.stage1_learning_rate,
+            raw=True,
+            epochs=config.stage1_epochs,
+            learning_rate=config.stage1_learning_rate,
         )
     if uses_video and config.stage1_epochs and not config.freeze_visual_backbone:
         trained["visual"] = _run_stage(
-            config, out / "stage1_visual", targets, strategy, progress,
+            config,
+            out / "stage1_visual",
+            targets,
+            strategy,
+            progress,
             build=lambda: _build_model(config, targets, "visual_only", visual_weights),
-            raw=True, epochs=config.stage1_epochs, learning_rate=config.stage1_learning_rate,
+            raw=True,
+            epochs=config.stage1_epochs,
+            learning_rate=config.stage1_learning_rate,
         )
     features = out / "features"
     assembled = features / "backbones.keras"
@@ -99,8 +118,12 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
     # replica's empty share of a last partial batch breaks the log-mel pad).
     # Saved backbones, if any, replace the pretrained weights anyway.
     model = _build_model(
-        config, targets, config.fusion, None if assembled.exists() else visual_weights,
-        freeze_visual=True, freeze_audio=True,
+        config,
+        targets,
+        config.fusion,
+        None if assembled.exists() else visual_weights,
+        freeze_visual=True,
+        freeze_audio=True,
     )
     if assembled.exists():
         # The exact backbones the cached features came from.
@@ -115,9 +138,15 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
         print("emokeras train: caching backbone features (stage 1 -> stage 2)")
         extract_features(model, config.data, features, batch_size=config.feature_batch_size, progress=progress)
     fusion = _run_stage(
-        config, out / "stage2_fusion", targets, strategy, progress,
+        config,
+        out / "stage2_fusion",
+        targets,
+        strategy,
+        progress,
         build=lambda: _fusion_like(model),
-        raw=False, epochs=config.epochs, learning_rate=config.learning_rate,
+        raw=False,
+        epochs=config.epochs,
+        learning_rate=config.learning_rate,
     )
     model.fusion_regressor.set_weights(fusion.get_weights())
     return model
@@ -244,7 +273,9 @@ def _steps_per_epoch(config, raw):
                 for offset in range(stride)
             )
         else:
-            usable_clips = ((count // config.frames_per_clip) * config.frames_per_clip - delay) // config.frames_per_clip
+            usable_clips = (
+                (count // config.frames_per_clip) * config.frames_per_clip - delay
+            ) // config.frames_per_clip
             windows += max(usable_clips - config.clips + 1, 0)
     steps = windows // config.batch_size
     if steps < 1:
@@ -292,13 +323,22 @@ def _windows(config, raw, modalities, split, mode, seed, stride=None):
     from emokeras.data.features import make_feature_dataset
 
     common = dict(
-        split=split, mode=mode, clips=config.clips, batch_size=config.batch_size, seed=seed,
-        median_width=config.median_width, label_delays=config.label_delays,
+        split=split,
+        mode=mode,
+        clips=config.clips,
+        batch_size=config.batch_size,
+        seed=seed,
+        median_width=config.median_width,
+        label_delays=config.label_delays,
     )
     if raw:
         return make_dataset(
-            config.data, frames_per_clip=config.frames_per_clip, stride=stride or config.stride,
-            last_window=config.last_window, modalities=modalities, **common,
+            config.data,
+            frames_per_clip=config.frames_per_clip,
+            stride=stride or config.stride,
+            last_window=config.last_window,
+            modalities=modalities,
+            **common,
         )
     dataset = make_feature_dataset(_run_folder(config) / "features", **common)
 

@@ -94,10 +94,16 @@ class TrainingConfig:
         }
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
-                raise ValueError(
-                    f"config key {key!r} is {getattr(self, key)!r}; allowed values: {', '.join(allowed)}"
-                )
-        positive = ("clips", "frames_per_clip", "image_size", "epochs", "batch_size", "lr_decay_every", "feature_batch_size")
+                raise ValueError(f"config key {key!r} is {getattr(self, key)!r}; allowed values: {', '.join(allowed)}")
+        positive = (
+            "clips",
+            "frames_per_clip",
+            "image_size",
+            "epochs",
+            "batch_size",
+            "lr_decay_every",
+            "feature_batch_size",
+        )
         for key in positive:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -107,7 +113,9 @@ class TrainingConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"config key {key!r} must be an integer >= 0; received {value!r}")
         if self.median_width < 1 or self.median_width % 2 == 0:
-            raise ValueError(f"config key 'median_width' must be an odd positive integer; received {self.median_width!r}")
+            raise ValueError(
+                f"config key 'median_width' must be an odd positive integer; received {self.median_width!r}"
+            )
         for key in ("learning_rate", "stage1_learning_rate", "lr_decay_factor"):
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:

