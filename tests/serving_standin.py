@@ -74,6 +74,18 @@ def _from_json(value, dtype):
     return np.array(value)
 
 
+def _to_json(name, value):
+    """TF Serving's REST encoding of an output: string tensors as text, or
+    as {"b64": ...} when the output's name ends in `_bytes`."""
+    if value.dtype.kind not in "SO":
+        return value.tolist()
+    if name.endswith("_bytes"):
+        encode = lambda item: {"b64": base64.b64encode(item).decode()}
+    else:
+        encode = lambda item: item.decode()
+    return np.vectorize(encode, otypes=[object])(value).tolist()
+
+
 def make_rest_server(stand_in, port=0):
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -173,11 +185,12 @@ def make_rest_server(stand_in, port=0):
             except ValueError as error:
                 self._send(400, {"error": str(error)})
                 return
+            outputs = {k: _to_json(k, v) for k, v in outputs.items()}
             if row_format:
                 count = len(next(iter(outputs.values())))
-                self._send(200, {"predictions": [{k: v[i].tolist() for k, v in outputs.items()} for i in range(count)]})
+                self._send(200, {"predictions": [{k: v[i] for k, v in outputs.items()} for i in range(count)]})
             else:
-                self._send(200, {"outputs": {k: v.tolist() for k, v in outputs.items()}})
+                self._send(200, {"outputs": outputs})
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -16,7 +16,7 @@ from emokeras.data.recording import read_manifest
 from emokeras.data.recording import recola_recordings
 from emokeras.data.toy_windows import make_toy_windows
 from emokeras.data.window import Window
-from emokeras.data.window import plan_windows
+from emokeras.data.window_geometry import WindowGeometry
 
 __all__ = [
     "FaceCropper",
@@ -25,13 +25,13 @@ __all__ = [
     "PrepareError",
     "Recording",
     "Window",
+    "WindowGeometry",
     "centre_crop",
     "iter_video_frames",
     "load_audio",
     "make_dataset",
     "make_toy_windows",
     "media_info",
-    "plan_windows",
     "prepare_recordings",
     "read_manifest",
     "recola_recordings",

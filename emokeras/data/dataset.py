@@ -5,7 +5,6 @@ import tensorflow as tf
 from emokeras.data import shard_format
 from emokeras.data.label_processing import clip_targets
 from emokeras.data.label_processing import process_labels
-from emokeras.data.window import LAST_WINDOW_RULES
 
 MODES = ("train", "eval")
 
@@ -27,68 +26,66 @@ def shard_files(data_dir, split):
     return files, [e["frames"] for e in entries]
 
 
-def window_starts(num_frames, window_frames, stride, last_window="align_end", offset=0):
-    """`emokeras.data.plan_windows` in TensorFlow ops (same rule), with an
-    optional first-window `offset` for random sampling in training."""
-    last = num_frames - window_frames
-    # An empty range (not an error) when the recording is shorter than a window.
-    starts = tf.range(offset, tf.maximum(last + 1, offset), stride)
-    if last_window == "align_end":
-        needs_end = tf.logical_and(last >= offset, tf.logical_not(tf.reduce_any(starts == last)))
-        starts = tf.cond(needs_end, lambda: tf.concat([starts, [last]], 0), lambda: starts)
-    return starts
+def has_split(data_dir, split):
+    """Whether a prepared folder has finished recordings in `split`."""
+    report = shard_format.read_report(data_dir)
+    return any(e["status"] == "ok" and e["split"] == split for e in report["recordings"].values())
+
+
+def check_rates(windows, metadata, data_dir):
+    """Refuses windows whose clock is not the prepared data's."""
+    found = (metadata["frame_rate"], metadata["sample_rate"])
+    if (windows.frame_rate, windows.sample_rate) != found:
+        raise ValueError(
+            f"{data_dir} was prepared at {found[0]} fps / {found[1]} Hz but the windows are "
+            f"{windows.frame_rate} fps / {windows.sample_rate} Hz (the model's rates); prepare the data "
+            "again at the model's rates, or use a model built for the data's"
+        )
 
 
 def make_dataset(
     data_dir,
     split="train",
+    *,
+    windows,
     mode="train",
-    clips=8,
-    frames_per_clip=16,
-    stride=None,
-    last_window="align_end",
     batch_size=16,
     seed=0,
     shuffle_buffer=512,
     median_width=1,
-    label_delays=None,
     cycle_length=4,
     modalities=("video", "audio"),
 ):
     """Windows of prepared recordings for the audio-visual model, in-graph.
 
     Reads the shards of one split (`emokeras prepare`) with a parallel
-    interleave over recordings, cuts each recording into windows of
-    `clips * frames_per_clip` frames (the `plan_windows` rule; in training
-    with a random first offset, so windows start at different frames every
-    epoch), decodes the JPEG crops, and yields what `AVEmotionRegressor`
-    takes: `({"video": uint8 (batch, L*T, S, S, 3), "audio": float32
-    (batch, L*T*samples_per_frame)}, {target: (batch, L)})`, plus
-    `{target: (batch, L)}` sample weights (fraction of labelled frames per
-    clip) when the data was prepared with missing labels allowed. Clip
-    targets are the means of the frames' labels after the optional median
-    filter and annotation delay.
+    interleave over recordings, cuts each recording into the windows of
+    `windows` (in training from a random first offset, so windows start at
+    different frames every epoch), decodes the JPEG crops, and yields what
+    `AVEmotionRegressor` takes: `({"video": uint8 (batch, L*T, S, S, 3),
+    "audio": float32 (batch, L*T*samples_per_frame)}, {target: (batch,
+    L)})`, plus `{target: (batch, L)}` sample weights (fraction of labelled
+    frames per clip) when the data was prepared with missing labels allowed.
+    Clip targets are the means of the frames' labels after the optional
+    median filter and the annotation delays of `windows`.
 
     Args:
         data_dir: the folder `emokeras prepare` wrote.
         split: `"train"`, `"dev"` or `"test"`.
+        windows: an `emokeras.data.WindowGeometry`: clips, frames per clip,
+            stride, last-window rule and label delays (e.g.
+            `model.window_geometry()`); its rates must be the data's.
         mode: `"train"` (shuffled, random window offsets, full batches only,
             for `fit`) or `"eval"` (every window once, recordings and windows in
             order, last partial batch kept, and a third element
             `{"recording_id", "start_frame", "start_time"}` per window (time in
             seconds) so predictions can be put back on each recording's
             timeline).
-        clips: clips per window, `L`.
-        frames_per_clip: frames per clip, `T`.
-        stride: frames between window starts (default: one clip).
-        last_window: `"align_end"` or `"drop"` (see `plan_windows`).
         batch_size: windows per batch.
         seed: seed of the shuffling and window offsets.
         shuffle_buffer: windows in the shuffle buffer (train mode).
         median_width: odd width of the label median filter (1 = none; the
             paper uses 3).
-        label_delays: annotation delay in frames, one int for all targets or
-            `{target: frames}` (paper: valence 58, arousal 68 at 25 fps).
         cycle_length: recordings read in parallel.
         modalities: the inputs to yield, `"video"` and/or `"audio"` (an
             audio-only model need not pay for decoding JPEG frames).
@@ -98,16 +95,18 @@ def make_dataset(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}. Received: {mode!r}")
-    if last_window not in LAST_WINDOW_RULES:
-        raise ValueError(f"last_window must be one of {LAST_WINDOW_RULES}. Received: {last_window!r}")
     unknown = set(modalities) - {"video", "audio"}
     if unknown or not modalities:
         raise ValueError(f"modalities must name 'video' and/or 'audio'. Received: {modalities!r}")
+    if windows.last_window == "pad":
+        raise ValueError(
+            "make_dataset cuts whole windows only: last_window must be 'align_end' or 'drop', not 'pad'"
+        )
     metadata = shard_format.read_metadata(data_dir)
+    check_rates(windows, metadata, data_dir)
     targets = metadata["targets"]
-    delays = _delays_for(targets, label_delays)
-    window = clips * frames_per_clip
-    stride = stride or frames_per_clip
+    delays = windows.delays_for(targets)
+    window = windows.window_frames
     size = metadata["image_size"]
     spec = shard_format.frame_feature_spec(metadata["samples_per_frame"], len(targets))
     training = mode == "train"
@@ -117,16 +116,16 @@ def make_dataset(
         frames = tf.data.TFRecordDataset(path).map(lambda record: tf.io.parse_single_example(record, spec))
         # One element holding the whole recording (JPEG strings, not pixels).
         recording = frames.batch(count).get_single_element()
-        labels, mask, count = process_labels(recording["labels"], recording["label_mask"] > 0, median_width, delays)
-        offset = tf.cast(random_value % stride, tf.int32) if training else 0
-        starts = window_starts(count, window, stride, last_window, offset)
+        labels, mask, _ = process_labels(recording["labels"], recording["label_mask"] > 0, median_width, delays)
+        offset = windows.training_offset(random_value, count) if training else 0
+        starts = windows.starts_in_graph(tf.cast(count, tf.int32), offset)
 
         def cut(start):
             span = slice(start, start + window)
-            clip_labels, clip_weights = clip_targets(labels[span], mask[span], clips)
+            clip_labels, clip_weights = clip_targets(labels[span], mask[span], windows.clips)
             element = {
                 "jpeg": recording["jpeg"][span],
-                "audio": tf.reshape(recording["audio"][span], [window * metadata["samples_per_frame"]]),
+                "audio": tf.reshape(recording["audio"][span], [windows.window_samples]),
                 "labels": clip_labels,
                 "weights": clip_weights,
                 "recording_id": recording["recording_id"][0],
@@ -157,12 +156,8 @@ def make_dataset(
     def to_model_inputs(element):
         inputs = {}
         if "video" in modalities:
-            inputs["video"] = tf.map_fn(
-                lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
-                element["jpeg"],
-                fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8),
-            )
-            inputs["video"] = tf.ensure_shape(inputs["video"], [window, size, size, 3])
+            video = shard_format.decode_jpeg_frames(element["jpeg"])
+            inputs["video"] = tf.ensure_shape(video, [window, size, size, 3])
         if "audio" in modalities:
             inputs["audio"] = element["audio"]
         outputs = {t: element["labels"][:, j] for j, t in enumerate(targets)}
@@ -180,14 +175,3 @@ def make_dataset(
     dataset = dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.batch(batch_size, drop_remainder=training)
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def _delays_for(targets, label_delays):
-    if label_delays is None:
-        return [0] * len(targets)
-    if isinstance(label_delays, int):
-        return [label_delays] * len(targets)
-    unknown = set(label_delays) - set(targets)
-    if unknown:
-        raise ValueError(f"label_delays names unknown targets {sorted(unknown)}; targets: {targets}")
-    return [int(label_delays.get(t, 0)) for t in targets]

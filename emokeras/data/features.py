@@ -10,54 +10,49 @@ of the recording (clip `c` = frames `[c T, (c + 1) T)`): `visual` and
 `AVFusionRegressor`.
 """
 
+import dataclasses
 import os
 import pathlib
 
 import numpy as np
 import tensorflow as tf
 
+from emokeras.atomic_write import atomic_path
+from emokeras.atomic_write import write_json_atomically
 from emokeras.data import shard_format
+from emokeras.data.dataset import check_rates
 from emokeras.data.dataset import shard_files
-from emokeras.data.dataset import window_starts
 from emokeras.data.label_processing import clip_targets
 from emokeras.data.label_processing import process_labels
 
 FEATURES_METADATA = "features_metadata.json"
 
+# In a graph, map_fn decodes the frames in parallel; run eagerly it would be
+# a Python loop over frames.
+_decode_jpeg_frames = tf.function(shard_format.decode_jpeg_frames, reduce_retracing=True)
 
-def _clip_windows(path, count, clips, frames_per_clip, spec, size):
-    """Windows of `clips` consecutive grid clips covering the whole recording;
-    the last window is padded with empty clips. Yields (inputs, real clips)."""
+
+def _grid_windows(path, count, windows, spec, size):
+    """A recording's clip grid (clip `c` = frames `[c T, (c + 1) T)`) cut
+    into side-by-side windows, the last one padded: `(inputs, labels, mask,
+    grid_clips)`."""
     records = tf.data.TFRecordDataset(path).batch(count).get_single_element()
     recording = tf.io.parse_example(records, spec)
-    grid_clips = count // frames_per_clip
-    window = clips * frames_per_clip
-    video = _decode_jpegs(recording["jpeg"][: grid_clips * frames_per_clip], size)
-    audio = recording["audio"][: grid_clips * frames_per_clip]
-    groups = -(-grid_clips // clips)
-    padding = groups * window - grid_clips * frames_per_clip
+    grid_clips = count // windows.frames_per_clip
+    if grid_clips == 0:
+        raise ValueError(f"{path} has {count} frames, fewer than one clip of {windows.frames_per_clip}")
+    grid_frames = grid_clips * windows.frames_per_clip
+    side_by_side = dataclasses.replace(windows, stride=windows.window_frames, last_window="pad", label_delays=None)
+    starts = side_by_side.starts(grid_frames)
+    padding = starts[-1] + windows.window_frames - grid_frames
+    video = _decode_jpeg_frames(recording["jpeg"][:grid_frames])
     video = tf.pad(video, [[0, padding], [0, 0], [0, 0], [0, 0]])
-    audio = tf.pad(audio, [[0, padding], [0, 0]])
-    video = tf.reshape(video, [groups, window, size, size, 3])
-    audio = tf.reshape(audio, [groups, -1])
-    return (
-        {"video": video, "audio": audio},
-        recording["labels"][: grid_clips * frames_per_clip],
-        recording["label_mask"][: grid_clips * frames_per_clip],
-        grid_clips,
-    )
-
-
-@tf.function(reduce_retracing=True)
-def _decode_jpegs(jpegs, size):
-    # In a graph, map_fn decodes frames in parallel; run eagerly it is a
-    # Python loop that cost ~10 % of extraction (benchmarks/feature_cache.py).
-    return tf.map_fn(
-        lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
-        jpegs,
-        fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8),
-        parallel_iterations=16,
-    )
+    audio = tf.pad(recording["audio"][:grid_frames], [[0, padding], [0, 0]])
+    inputs = {
+        "video": tf.reshape(video, [len(starts), windows.window_frames, size, size, 3]),
+        "audio": tf.reshape(audio, [len(starts), windows.window_samples]),
+    }
+    return inputs, recording["labels"][:grid_frames], recording["label_mask"][:grid_frames], grid_clips
 
 
 def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), batch_size=4, progress=True):
@@ -82,12 +77,8 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
             f"{data_dir} holds {metadata['image_size']} px crops but the model takes "
             f"{model.image_size} px; prepare again with --image-size {model.image_size}"
         )
-    if metadata["samples_per_frame"] * model.frames_per_clip != model.samples_per_clip:
-        raise ValueError(
-            f"{data_dir} was prepared at {metadata['frame_rate']} fps / "
-            f"{metadata['sample_rate']} Hz, the model expects {model.frame_rate} fps / "
-            f"{model.sample_rate} Hz"
-        )
+    windows = model.window_geometry()
+    check_rates(windows, metadata, data_dir)
     spec = shard_format.frame_feature_spec(metadata["samples_per_frame"], len(metadata["targets"]))
     out_dir = pathlib.Path(out_dir)
     written = {}
@@ -108,24 +99,19 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
         bar = keras.utils.Progbar(len(jobs), unit_name="recording")
     for done, (split, path, count) in enumerate(jobs, start=1):
         recording_id = pathlib.Path(path).stem
-        inputs, labels, mask, grid_clips = _clip_windows(
-            path, count, model.clips, model.frames_per_clip, spec, metadata["image_size"]
-        )
+        inputs, labels, mask, grid_clips = _grid_windows(path, count, windows, spec, metadata["image_size"])
         visual = _encode(model.visual_encoder, inputs["video"], batch_size, model.clips)[:grid_clips]
         audio = _encode(model.audio_encoder, inputs["audio"], batch_size, model.clips)[:grid_clips]
         labels = labels.numpy().reshape(grid_clips, -1)
         mask = mask.numpy().reshape(grid_clips, -1)
         target = out_dir / "features" / split / f"{recording_id}.tfrecord"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        with tf.io.TFRecordWriter(str(temporary)) as writer:
+        with atomic_path(target) as temporary, tf.io.TFRecordWriter(str(temporary)) as writer:
             for clip in range(grid_clips):
                 writer.write(_clip_example(recording_id, clip, visual[clip], audio[clip], labels[clip], mask[clip]))
-        os.replace(temporary, target)
         written[split] = written.get(split, 0) + 1
         if bar is not None:
             bar.update(done)
-    shard_format.write_json_atomically(
+    write_json_atomically(
         out_dir / FEATURES_METADATA,
         {
             **metadata,
@@ -167,31 +153,36 @@ def _clip_example(recording_id, clip, visual, audio, labels, mask):
 def make_feature_dataset(
     feature_dir,
     split="train",
+    *,
+    windows,
     mode="train",
-    clips=8,
     stride_clips=1,
     batch_size=16,
     seed=0,
     shuffle_buffer=2048,
     median_width=1,
-    label_delays=None,
 ):
     """Windows of cached clip features for `AVFusionRegressor`.
 
-    Same windows, labels and outputs as `make_dataset` on the clip grid:
-    windows of `clips` consecutive clips (every `stride_clips` clips; the
-    last window ends at the last clip), yielding `({"visual_features":
-    (batch, L, K), "audio_features": (batch, L, K)}, {target: (batch, L)})`
-    (plus sample weights if labels may be missing, or a third
-    `{"recording_id", "start_frame"}` element in `"eval"` mode).
+    Same labels and outputs as `make_dataset`, on the clip grid: windows of
+    `windows.clips` consecutive clips every `stride_clips` clips
+    (`WindowGeometry.grid_starts`: the last-window rule and label delays of
+    `windows`), yielding `({"visual_features": (batch, L, K),
+    "audio_features": (batch, L, K)}, {target: (batch, L)})` (plus sample
+    weights if labels may be missing, or a third `{"recording_id",
+    "start_frame"}` element in `"eval"` mode).
     """
-    from emokeras.data.dataset import _delays_for
-
     feature_dir = pathlib.Path(feature_dir)
     metadata = shard_format.read_metadata_file(feature_dir / FEATURES_METADATA)
     targets = metadata["targets"]
     frames_per_clip = metadata["frames_per_clip"]
-    delays = _delays_for(targets, label_delays)
+    if windows.frames_per_clip != frames_per_clip:
+        raise ValueError(
+            f"{feature_dir} caches clips of {frames_per_clip} frames, the windows have clips of "
+            f"{windows.frames_per_clip}; extract the features again with this model"
+        )
+    delays = windows.delays_for(targets)
+    clips = windows.clips
     paths = sorted(str(p) for p in (feature_dir / "features" / split).glob("*.tfrecord"))
     if not paths:
         raise FileNotFoundError(
@@ -214,9 +205,8 @@ def make_feature_dataset(
         recording = tf.io.parse_example(serialized, spec)
         labels = tf.reshape(recording["labels"], [-1, len(targets)])
         mask = tf.reshape(recording["label_mask"], [-1, len(targets)]) > 0
-        labels, mask, frames = process_labels(labels, mask, median_width, delays)
-        usable_clips = frames // frames_per_clip
-        starts = window_starts(usable_clips, clips, stride_clips, "align_end")
+        labels, mask, _ = process_labels(labels, mask, median_width, delays)
+        starts = windows.grid_starts_in_graph(tf.shape(recording["visual"])[0], stride_clips)
 
         def cut(start):
             span = slice(start * frames_per_clip, (start + clips) * frames_per_clip)

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from emokeras.atomic_write import write_json_atomically
 from emokeras.data import shard_format
 from emokeras.data.labels import LabelError
 from emokeras.data.media import MediaError
@@ -133,7 +134,7 @@ def prepare_recordings(
     for done, entry in enumerate(results, start=1):
         entries[entry["recording_id"]] = entry
         report["failed"] = sorted(i for i, e in entries.items() if e["status"] == "failed")
-        shard_format.write_json_atomically(report_path, report)
+        write_json_atomically(report_path, report)
         if bar is not None:
             bar.update(done)
     if report["failed"] and not skip_bad:
@@ -186,7 +187,7 @@ def _check_or_write_metadata(out_dir, metadata):
                 f"{[metadata[k] for k in changed]} now); use a new output folder"
             )
     else:
-        shard_format.write_json_atomically(path, metadata)
+        write_json_atomically(path, metadata)
 
 
 def _run(recordings, options, workers):

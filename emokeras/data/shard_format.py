@@ -15,30 +15,16 @@ One file per recording, `<out>/shards/<split>/<recording_id>.tfrecord`, one
 """
 
 import json
-import os
 import pathlib
 
 METADATA_FILE = "metadata.json"
 REPORT_FILE = "report.json"
+# Quality of the stored face crops, and of the crops a client sends as JPEG.
+JPEG_QUALITY = 90
 
 
 def shard_path(out_dir, split, recording_id):
     return pathlib.Path(out_dir) / "shards" / split / f"{recording_id}.tfrecord"
-
-
-def write_text_atomically(path, text):
-    """Writes `text` to a temporary file beside `path`, then renames it: a
-    reader (or a crash) never sees half a file."""
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-    return path
-
-
-def write_json_atomically(path, value):
-    return write_text_atomically(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
 def read_metadata(data_dir):
@@ -91,3 +77,26 @@ def frame_feature_spec(samples_per_frame, num_targets):
         "labels": tf.io.FixedLenFeature([num_targets], tf.float32),
         "label_mask": tf.io.FixedLenFeature([num_targets], tf.int64),
     }
+
+
+def encode_jpeg(rgb, quality=JPEG_QUALITY):
+    """An RGB uint8 image as JPEG bytes."""
+    import cv2
+
+    ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"could not encode a {rgb.shape} image as JPEG")
+    return jpeg.tobytes()
+
+
+def decode_jpeg_frames(jpegs):
+    """`(frames,)` JPEG strings -> `(frames, height, width, 3)` uint8, in
+    TensorFlow ops (frames decoded in parallel inside a graph)."""
+    import tensorflow as tf
+
+    return tf.map_fn(
+        lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
+        jpegs,
+        fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
+        parallel_iterations=16,
+    )

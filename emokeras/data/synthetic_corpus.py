@@ -7,19 +7,18 @@ The face carries valence (arousal leaks in weakly), the voice carries arousal
 has to fuse both to track both targets everywhere.
 """
 
-import contextlib
 import csv
 import fractions
 import io
-import os
 import pathlib
-import tempfile
 
 import av
 import cv2
 import numpy as np
 
-_MANIFEST_COLUMNS = ("recording_id", "video", "audio", "labels", "split")
+from emokeras.atomic_write import atomic_path
+from emokeras.atomic_write import write_text_atomically
+from emokeras.data.recording import MANIFEST_COLUMNS
 
 # OpenCV draws with sub-pixel precision in fixed point with this many
 # fractional bits, so that slow expression changes move the drawing smoothly.
@@ -165,8 +164,7 @@ def write_synthetic_corpus(
     streams = np.random.SeedSequence(seed).spawn(recordings + 1)
     splits = _assign_splits(np.random.default_rng(streams[-1]), recordings, dev_fraction, test_fraction)
     names = [f"rec_{index:03d}" for index in range(recordings)]
-    # One after the other: about 1.5 s per minute of recording on one core;
-    # threads do not help (PyAV's encoders hold the GIL).
+    # One after the other: threads do not help, PyAV's encoders hold the GIL.
     for name, stream in zip(names, streams[:-1]):
         _write_recording(
             video_path=out_dir / f"{name}.mp4",
@@ -180,11 +178,11 @@ def write_synthetic_corpus(
 
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(_MANIFEST_COLUMNS)
+    writer.writerow(MANIFEST_COLUMNS)
     for name, split in zip(names, splits):
         writer.writerow([name, f"{name}.mp4", "", f"{name}.csv", split])
     manifest = out_dir / "manifest.csv"
-    _write_text(manifest, text.getvalue())
+    write_text_atomically(manifest, text.getvalue())
     return manifest
 
 
@@ -210,35 +208,6 @@ def _assign_splits(rng, recordings, dev_fraction, test_fraction):
     splits[order[: counts[0]]] = "dev"
     splits[order[counts[0] : counts[0] + counts[1]]] = "test"
     return list(splits)
-
-
-@contextlib.contextmanager
-def _atomic_path(path):
-    """Yields a temporary path beside `path`, renamed to `path` on success and
-    removed on failure (the rename is atomic within one folder)."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        yield temp
-        # fsync before the rename, so a crash cannot leave an empty file
-        # under the final name.
-        handle = os.open(temp, os.O_RDONLY)
-        try:
-            os.fsync(handle)
-        finally:
-            os.close(handle)
-        os.chmod(temp, 0o644)  # mkstemp creates it private
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-
-
-def _write_text(path, text):
-    with _atomic_path(path) as temp:
-        with open(temp, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
 
 
 def _latent(rng, times):
@@ -298,9 +267,9 @@ def _write_recording(video_path, labels_path, seed_sequence, frames, frame_rate,
         f"{k / frame_rate:.6f},{v:.6f},{a:.6f}\n"
         for k, (v, a) in enumerate(zip(content["valence"], content["arousal"]))
     ]
-    _write_text(labels_path, "".join(lines))
-    with _atomic_path(video_path) as temp:
-        _encode(temp, content["render"], content["audio"], frame_rate, sample_rate, image_size)
+    write_text_atomically(labels_path, "".join(lines))
+    with atomic_path(video_path, keep_suffix=True) as temporary:
+        _encode(temporary, content["render"], content["audio"], frame_rate, sample_rate, image_size)
 
 
 def _recording_content(seed_sequence, frames, frame_rate, sample_rate, image_size):

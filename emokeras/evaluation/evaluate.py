@@ -49,25 +49,56 @@ def evaluate_model(
     data_dir,
     dev_split="dev",
     test_split="test",
-    median_width=1,
+    median_width=None,
     label_delays=None,
+    stride=None,
     features_dir=None,
     batch_size=8,
     postprocess=True,
 ):
-    """Scores `model` on `test_split`, raw and post-processed (fitted on
-    `dev_split` only; test labels are never used to fit anything).
+    """Scores an `AVEmotionRegressor` on `test_split`, raw and post-processed
+    (fitted on `dev_split` only; test labels are never used to fit anything).
 
-    Returns a JSON-able dict: `{"targets", "raw": scores, "postprocessed":
-    scores, "postprocessing": params}` (scores as `score_results`).
+    Labels are processed as the model's training data was (its
+    `data_contract`): pass `median_width` / `label_delays` only to override
+    that (a value that contradicts training is warned about).
+
+    Args:
+        model: the model.
+        data_dir: a folder written by `emokeras prepare`.
+        dev_split: the split post-processing is fitted on.
+        test_split: the split scored.
+        median_width: label median filter width (default: as in training).
+        label_delays: annotation delays in frames (default: as in training;
+            0 for none).
+        stride: frames between windows (default: one clip).
+        features_dir: features cached from the model's backbones (`emokeras
+            extract-features`, or a two-stage run's `features/`): scores the
+            model's fusion regressor on them, without running the backbones.
+        batch_size: windows per prediction call.
+        postprocess: also fit and score the post-processing.
+
+    Returns:
+        A JSON-able dict: `{"targets", "split", "label_processing", "raw":
+        scores, "postprocessed": scores, "postprocessing": params}` (scores
+        as `score_results`).
     """
     from emokeras.evaluation.frame_predictions import model_frame_predictions
+    from emokeras.models.av_emotion_regressor import training_settings
 
-    options = dict(
-        median_width=median_width, label_delays=label_delays, features_dir=features_dir, batch_size=batch_size
-    )
+    settings = training_settings(model.data_contract, median_width=median_width, label_delays=label_delays)
+    processing = {key: settings[key] for key in ("median_width", "label_delays") if key in settings}
+    overrides = {"stride": stride} if stride else {}
+    windows = model.window_geometry(label_delays=processing.get("label_delays"), **overrides)
+    median = {"median_width": processing["median_width"]} if "median_width" in processing else {}
+    options = dict(windows=windows, features_dir=features_dir, batch_size=batch_size, **median)
     test, targets = model_frame_predictions(model, data_dir, test_split, **options)
-    report = {"targets": targets, "split": test_split, "raw": score_results(test, targets)}
+    report = {
+        "targets": targets,
+        "split": test_split,
+        "label_processing": processing,
+        "raw": score_results(test, targets),
+    }
     if postprocess:
         dev, _ = model_frame_predictions(model, data_dir, dev_split, **options)
         params = fit_postprocessing(dev, targets)
@@ -97,8 +128,8 @@ def format_table(report, which="raw"):
 
 def write_report(report, out_dir, stem="evaluation"):
     """Writes `<stem>.json` and `<stem>.md` (atomically); returns both paths."""
-    from emokeras.data.shard_format import write_json_atomically
-    from emokeras.data.shard_format import write_text_atomically
+    from emokeras.atomic_write import write_json_atomically
+    from emokeras.atomic_write import write_text_atomically
 
     out_dir = pathlib.Path(out_dir)
     json_path = write_json_atomically(out_dir / f"{stem}.json", report)

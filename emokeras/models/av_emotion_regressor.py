@@ -1,4 +1,4 @@
-import fractions
+import warnings
 
 import keras
 
@@ -6,23 +6,11 @@ from emokeras.backbones.audio_cnn import AudioCNN
 from emokeras.backbones.i3d import I3D
 from emokeras.backbones.inception_v1 import InceptionV1
 from emokeras.choices import VISUAL_BACKBONES
+from emokeras.data.window_geometry import WindowGeometry
 from emokeras.layers.fold_clips import FoldClips
 from emokeras.layers.unfold_clips import UnfoldClips
 from emokeras.models.av_fusion_regressor import AVFusionRegressor
 from emokeras.models.av_fusion_regressor import check_fusion_arguments
-
-
-def samples_per_clip(frames_per_clip, frame_rate, sample_rate):
-    """Audio samples spanning exactly one clip; an error if not an integer."""
-    samples = fractions.Fraction(frames_per_clip) / fractions.Fraction(frame_rate)
-    samples *= fractions.Fraction(sample_rate)
-    if samples.denominator != 1:
-        raise ValueError(
-            f"{frames_per_clip} frames at {frame_rate} fps span {float(samples)} "
-            f"audio samples at {sample_rate} Hz; choose values for which this "
-            "is a whole number (e.g. 16 frames at 25 fps and 16000 Hz = 10240)."
-        )
-    return int(samples)
 
 
 @keras.saving.register_keras_serializable(package="emokeras")
@@ -68,6 +56,12 @@ class AVEmotionRegressor(keras.Model):
         freeze_audio_backbone: same for the audio backbone.
         visual_weights: optional `.weights.h5` of the visual backbone (e.g.
             converted Kinetics I3D weights).
+        training_data: what the model was trained on, recorded by
+            `emokeras train` so that evaluation, prediction and serving treat
+            new data alike: a dict with any of `median_width`, `label_delays`
+            (the label processing), `face_crop` (whether the crops came from
+            the face detector), `stride`, `last_window` (the training
+            windows). See `data_contract`.
         **kwargs: `name`, `trainable`.
 
     Call arguments:
@@ -112,14 +106,21 @@ class AVEmotionRegressor(keras.Model):
         freeze_visual_backbone=False,
         freeze_audio_backbone=False,
         visual_weights=None,
+        training_data=None,
         **kwargs,
     ):
         targets, ranges = check_fusion_arguments(fusion, targets, target_ranges)
+        training_data = dict(training_data or {})
+        unknown = sorted(set(training_data) - set(TRAINING_DATA_KEYS))
+        if unknown:
+            raise ValueError(
+                f"training_data takes the keys {', '.join(TRAINING_DATA_KEYS)}. Received unknown keys: {unknown}"
+            )
         if visual_backbone not in VISUAL_BACKBONES:
             raise ValueError(
                 f"Unknown visual_backbone={visual_backbone!r}. Allowed values: {', '.join(VISUAL_BACKBONES)}"
             )
-        clip_samples = samples_per_clip(frames_per_clip, frame_rate, sample_rate)
+        clip_samples = WindowGeometry(clips, frames_per_clip, frame_rate, sample_rate).samples_per_clip
         audio_filters = tuple(int(f) for f in audio_filters)
         inputs = {}
         features = {}
@@ -177,6 +178,45 @@ class AVEmotionRegressor(keras.Model):
         self.audio_filters = audio_filters
         self.freeze_visual_backbone = freeze_visual_backbone
         self.freeze_audio_backbone = freeze_audio_backbone
+        self.training_data = training_data
+
+    @property
+    def data_contract(self):
+        """What data this model takes, as a JSON-able dict: the window
+        geometry (`clips`, `frames_per_clip`, `frame_rate`, `sample_rate`,
+        `samples_per_clip`), `image_size`, the `inputs` it reads, `targets`
+        and `target_ranges`, and `training_data` (see the argument). Stored
+        in the `.keras` file (through the config) and exported beside the
+        SavedModel."""
+        return {
+            "clips": self.clips,
+            "frames_per_clip": self.frames_per_clip,
+            "frame_rate": self.frame_rate,
+            "sample_rate": self.sample_rate,
+            "samples_per_clip": self.samples_per_clip,
+            "image_size": self.image_size,
+            "inputs": [name for name in ("video", "audio") if name in self.input],
+            "targets": list(self.targets),
+            "target_ranges": self.target_ranges,
+            "training_data": dict(self.training_data),
+        }
+
+    def window_geometry(self, **options):
+        """The `WindowGeometry` of this model's windows, with the label
+        delays it was trained with; `options` (`stride`, `last_window`,
+        `label_delays`) override."""
+        return geometry_of_contract(self.data_contract, **options)
+
+    def cross_attention_maps(self, windows):
+        """The cross-attention maps `(A_a, A_v)` for a batch of raw windows
+        (`{"video", "audio"}`); see `AVFusionRegressor.cross_attention_maps`."""
+        features = None  # a model without cross-attention is refused before features are needed
+        if self.fusion == "cross_attention":
+            features = {
+                "visual_features": self.visual_encoder(windows["video"], training=False),
+                "audio_features": self.audio_encoder(windows["audio"], training=False),
+            }
+        return self.fusion_regressor.cross_attention_maps(features)
 
     def get_config(self):
         # `visual_weights` is not kept: a saved model carries its weights.
@@ -200,7 +240,51 @@ class AVEmotionRegressor(keras.Model):
             "audio_filters": list(self.audio_filters),
             "freeze_visual_backbone": self.freeze_visual_backbone,
             "freeze_audio_backbone": self.freeze_audio_backbone,
+            "training_data": dict(self.training_data),
         }
+
+
+# The keys of `training_data`, each the name of the data option it records.
+TRAINING_DATA_KEYS = ("median_width", "label_delays", "face_crop", "stride", "last_window")
+
+
+def training_settings(contract, **overrides):
+    """The data settings a model was trained with (its contract's
+    `training_data`), with `overrides` replacing them; `None` means not
+    given. An override that contradicts training is warned about: the model
+    then sees data unlike its training data.
+
+    Example:
+
+    >>> training_settings({"training_data": {"median_width": 3}}, median_width=None)
+    {'median_width': 3}
+    """
+    recorded = contract.get("training_data", {})
+    settings = dict(recorded)
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        if name in recorded and recorded[name] != value:
+            warnings.warn(
+                f"{name}={value!r} overrides the {recorded[name]!r} the model was trained with",
+                stacklevel=2,
+            )
+        settings[name] = value
+    return settings
+
+
+def geometry_of_contract(contract, **options):
+    """The `WindowGeometry` a data contract describes (the training windows'
+    label delays included); `options` override."""
+    training = contract.get("training_data", {})
+    settings = {"label_delays": training.get("label_delays"), **options}
+    return WindowGeometry(
+        clips=contract["clips"],
+        frames_per_clip=contract["frames_per_clip"],
+        frame_rate=contract["frame_rate"],
+        sample_rate=contract["sample_rate"],
+        **settings,
+    )
 
 
 def _visual_encoder(visual_backbone, clips, frames_per_clip, image_size, width_multiplier, weights):

@@ -133,6 +133,28 @@ class AVFusionRegressor(keras.Model):
         self.dropout_rate = dropout_rate
         self.lstm_units = lstm_units
 
+    def cross_attention_maps(self, features):
+        """The cross-attention maps of a `fusion="cross_attention"` model.
+
+        Args:
+            features: `{"visual_features", "audio_features"}`, each
+                `(batch, clips, dim)`.
+
+        Returns:
+            `(A_a, A_v)` NumPy arrays, each `(batch, L, L)` in the paper's
+            orientation (`A[b, i, j]`: weight of clip `i` in the attended
+            features of clip `j`; columns sum to one), computed by this
+            model's own L2 normalisation and `CrossAttention` layer.
+        """
+        if self.fusion != "cross_attention":
+            raise ValueError(f"attention maps need fusion='cross_attention'; this model has fusion={self.fusion!r}")
+        visual, audio = features["visual_features"], features["audio_features"]
+        if self.l2_normalize:
+            visual = self.get_layer("visual_features_l2")(visual)
+            audio = self.get_layer("audio_features_l2")(audio)
+        _, _, audio_map, visual_map = self.get_layer("cross_attention")(audio, visual, return_attention_scores=True)
+        return keras.ops.convert_to_numpy(audio_map), keras.ops.convert_to_numpy(visual_map)
+
     def get_config(self):
         return {
             "name": self.name,

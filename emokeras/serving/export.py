@@ -1,15 +1,21 @@
 """Export for TensorFlow Serving: a SavedModel with fixed-shape signatures,
 warm-up requests, published atomically as `<base_dir>/<version>/`."""
 
-import os
+import json
 import pathlib
-import shutil
 
 import numpy as np
 import tensorflow as tf
 
-SIGNATURES = ("serving_default", "serving_jpeg", "serving_features")
+from emokeras.atomic_write import atomic_path
+from emokeras.atomic_write import write_json_atomically
+from emokeras.data.shard_format import decode_jpeg_frames
+
+SIGNATURES = ("serving_default", "serving_jpeg", "serving_features", "data_contract")
 WARMUP_FILE = "tf_serving_warmup_requests"
+# The model's data contract as JSON, beside the SavedModel for tools that
+# read files; clients of a server call the `data_contract` signature.
+CONTRACT_FILE = "emokeras_data_contract.json"
 
 
 def _checked(tensor, expected, name):
@@ -53,11 +59,7 @@ def serving_functions(model):
 
     def serving_jpeg(video_jpeg, audio):
         flat = tf.reshape(_checked(video_jpeg, (frames,), "video_jpeg"), [-1])
-        decoded = tf.map_fn(
-            lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
-            flat,
-            fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8),
-        )
+        decoded = decode_jpeg_frames(flat)
         check = tf.debugging.assert_equal(
             tf.shape(decoded)[1:3],
             tf.constant([size, size]),
@@ -80,6 +82,12 @@ def serving_functions(model):
                 audio_features, tuple(head.input["audio_features"].shape[1:]), "audio_features"
             )
         return outputs_of(head(inputs, training=False))
+
+    contract_json = json.dumps(model.data_contract, sort_keys=True)
+
+    def data_contract(request):
+        # One copy per request row, so that the signature batches like the others.
+        return {"data_contract": tf.fill(tf.shape(request), contract_json)}
 
     visual_dim = head.visual_dim or head.audio_dim
     return {
@@ -104,6 +112,7 @@ def serving_functions(model):
                 tf.TensorSpec((None, model.clips, head.audio_dim), tf.float32, name="audio_features"),
             ],
         ),
+        "data_contract": (data_contract, [tf.TensorSpec((None,), tf.int32, name="request")]),
     }
 
 
@@ -139,6 +148,11 @@ def export_saved_model(model, base_dir, version, model_name="emokeras", overwrit
     - `serving_features`: `visual_features`, `audio_features` float32
       `(batch, clips, features)`, for cached features.
 
+    - `data_contract`: `request` int32 `(batch,)` (values unused) ->
+      `data_contract` string `(batch,)`, the model's data contract as JSON
+      (window geometry, rates, image size, targets, training data), also in
+      `assets.extra/emokeras_data_contract.json`.
+
     The graph holds stock TensorFlow ops only, nothing XLA-compiled, and
     `assets.extra/tf_serving_warmup_requests`. The version is written to a
     hidden temporary folder and renamed into place, so a server polling
@@ -166,11 +180,7 @@ def export_saved_model(model, base_dir, version, model_name="emokeras", overwrit
         raise FileExistsError(
             f"{final} exists; pass overwrite=True (--overwrite) to replace it, or export a new version number"
         )
-    base_dir.mkdir(parents=True, exist_ok=True)
-    temporary = base_dir / f".partial-{version}-{os.getpid()}"
-    if temporary.exists():
-        shutil.rmtree(temporary)
-    try:
+    with atomic_path(final) as temporary:
         archive = keras.export.ExportArchive()
         archive.track(model)
         functions = serving_functions(model)
@@ -183,14 +193,5 @@ def export_saved_model(model, base_dir, version, model_name="emokeras", overwrit
         with tf.io.TFRecordWriter(str(extra / WARMUP_FILE)) as writer:
             for record in _warmup_requests(model, model_name, functions):
                 writer.write(record)
-        if final.exists():  # overwrite: swap, then delete the old version
-            retired = base_dir / f".retired-{version}-{os.getpid()}"
-            os.rename(final, retired)
-            os.rename(temporary, final)
-            shutil.rmtree(retired)
-        else:
-            os.rename(temporary, final)
-    finally:
-        if temporary.exists():
-            shutil.rmtree(temporary)
+        write_json_atomically(extra / CONTRACT_FILE, model.data_contract)
     return final

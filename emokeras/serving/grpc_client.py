@@ -2,6 +2,7 @@ import time
 
 import numpy as np
 
+from emokeras.serving.data_contract import parse_data_contract
 from emokeras.serving.serving_error import ServingError
 
 
@@ -66,6 +67,12 @@ class GrpcClient:
             request.inputs[name].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
         response = self._call(self._stub.Predict, request)
         return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
+
+    def data_contract(self):
+        """The served model's data contract (its `data_contract` signature)."""
+        return parse_data_contract(
+            self.predict({"request": np.zeros(1, np.int32)}, signature_name="data_contract"), self.target
+        )
 
     def metadata(self):
         """`{signature name: {"inputs": {name: (dtype, shape)}, "outputs": ...}}`."""

@@ -6,6 +6,7 @@ import urllib.request
 
 import numpy as np
 
+from emokeras.serving.data_contract import parse_data_contract
 from emokeras.serving.serving_error import ServingError
 
 # Worth retrying: the server is starting, overloaded or behind a proxy hiccup.
@@ -72,7 +73,11 @@ class RestClient:
         outputs = answer.get("outputs")
         if not isinstance(outputs, dict):  # a single output comes unnamed
             outputs = {"output": outputs}
-        return {name: np.asarray(value, np.float32) for name, value in outputs.items()}
+        return {name: _from_json(value) for name, value in outputs.items()}
+
+    def data_contract(self):
+        """The served model's data contract (its `data_contract` signature)."""
+        return parse_data_contract(self.predict({"request": [0]}, signature_name="data_contract"), self.model_url)
 
     def _request(self, url, body=None):
         data = None if body is None else json.dumps(body).encode()
@@ -109,6 +114,11 @@ def _server_message(error):
         return json.loads(text).get("error", text)
     except (ValueError, AttributeError):
         return text
+
+
+def _from_json(value):
+    array = np.asarray(value)
+    return array.astype(np.float32) if array.dtype.kind in "biuf" else array
 
 
 def _to_json(value):

@@ -4,6 +4,7 @@ data, written as markdown and CSV."""
 import csv
 import dataclasses
 import io
+import json
 import os
 import pathlib
 import shutil
@@ -35,11 +36,11 @@ def ablate(config, rows=ROW_KEYS, progress=True):
         `(rows, markdown_path, csv_path)`; `rows` is a list of dicts with the
         test CCC per target (raw and post-processed).
     """
-    from emokeras.evaluation.evaluate import evaluate_model
-    from emokeras.evaluation.evaluate import write_report
-    from emokeras.saving import load_model
+    from emokeras.data.dataset import has_split
     from emokeras.training.trainer import train
 
+    if not has_split(config.data, "test"):
+        raise ValueError(f"{config.data} has no test split to score the rows on; prepare one (split column 'test')")
     unknown = sorted(set(rows) - set(ROW_KEYS))
     if unknown:
         raise ValueError(f"unknown ablation row(s) {unknown}; allowed values: {', '.join(ROW_KEYS)}")
@@ -58,22 +59,12 @@ def ablate(config, rows=ROW_KEYS, progress=True):
         if config.schedule == "two_stage":
             _reuse_stage_one(shared.get(backbone), base / key, fusion)
         print(f"emokeras ablate: {label} -> {row_config.out}")
-        model_path = train(row_config, progress=progress)
-        two_stage = config.schedule == "two_stage"
-        if two_stage and fusion not in ("audio_only", "visual_only"):
+        train(row_config, progress=progress)
+        if config.schedule == "two_stage" and fusion not in ("audio_only", "visual_only"):
             # Both backbones and both feature sets: shareable with any row.
             shared.setdefault(backbone, base / key)
-        # Two-stage rows are scored on the cached features (the same numbers
-        # as the raw model, without running the backbones again).
-        model = load_model(base / key / "stage2_fusion" / "model.keras" if two_stage else model_path)
-        report = evaluate_model(
-            model,
-            config.data,
-            median_width=config.median_width,
-            label_delays=config.label_delays,
-            features_dir=base / key / "features" if two_stage else None,
-        )
-        write_report(report, base / key)
+        # `train` scored the row on the test split.
+        report = json.loads((base / key / "evaluation.json").read_text())
         results.append(_row(key, label, backbone, fusion, paper, report))
     return results, *write_table(results, base)
 
@@ -102,7 +93,7 @@ def _row(key, label, backbone, fusion, paper, report):
 
 def write_table(rows, out_dir):
     """Writes `ablation.md` and `ablation.csv` (atomically)."""
-    from emokeras.data.shard_format import write_text_atomically
+    from emokeras.atomic_write import write_text_atomically
 
     columns = list(dict.fromkeys(key for row in rows for key in row))
     buffer = io.StringIO()

@@ -7,6 +7,9 @@ import pathlib
 import keras
 import numpy as np
 
+from emokeras.atomic_write import atomic_path
+from emokeras.atomic_write import write_json_atomically
+
 STATE_FILE = "state.json"
 
 
@@ -56,16 +59,12 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         state_file = self._directory / STATE_FILE
         previous = json.loads(state_file.read_text())["weights"] if state_file.exists() else None
         name = f"epoch-{self._current_epoch}.weights.h5"
-        temporary = self._directory / f".{os.getpid()}.partial.weights.h5"
-        self.model.save_weights(temporary, overwrite=True)
-        os.replace(temporary, self._directory / name)
+        with atomic_path(self._directory / name, keep_suffix=True) as temporary:
+            self.model.save_weights(temporary, overwrite=True)
         # `save_weights` leaves out the dropout layers' random state; without
         # it a resumed run would draw other dropout masks.
         seeds = [np.asarray(g.state.value).tolist() for g in _seed_generators(self.model)]
-        state = json.dumps({"epoch": self._current_epoch, "weights": name, "seed_generators": seeds})
-        temporary_state = self._directory / f".{STATE_FILE}.partial"
-        temporary_state.write_text(state)
-        os.replace(temporary_state, state_file)
+        write_json_atomically(state_file, {"epoch": self._current_epoch, "weights": name, "seed_generators": seeds})
         if previous and previous != name:
             (self._directory / previous).unlink(missing_ok=True)
 

@@ -2,10 +2,12 @@
 
 import json
 import math
-import os
 import pathlib
 
 import keras
+
+from emokeras.atomic_write import save_model_atomically
+from emokeras.atomic_write import write_json_atomically
 
 
 class BestModelCheckpoint(keras.callbacks.Callback):
@@ -48,10 +50,5 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         if not value > self.best:
             return
         self.best = value
-        self.filepath.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.filepath.with_name(f".{self.filepath.stem}.{os.getpid()}.partial.keras")
-        self.model.save(temporary)
-        os.replace(temporary, self.filepath)
-        partial_record = self._record.with_name(f".{self._record.name}.partial")
-        partial_record.write_text(json.dumps({"epoch": epoch + 1, "value": value, "monitor": self.monitor}))
-        os.replace(partial_record, self._record)
+        save_model_atomically(self.model, self.filepath)
+        write_json_atomically(self._record, {"epoch": epoch + 1, "value": value, "monitor": self.monitor})

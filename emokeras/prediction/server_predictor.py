@@ -1,0 +1,48 @@
+import numpy as np
+
+from emokeras.data.shard_format import encode_jpeg
+
+
+class ServerPredictor:
+    """Predicts batches of windows on a TensorFlow Serving server.
+
+    The model's data contract (window geometry, rates, image size, targets,
+    how its training data was processed) is read from the served
+    `data_contract` signature, so the client cuts the windows the model
+    expects.
+
+    Args:
+        server: `http(s)://host:port` for REST, which sends JPEG frames
+            through the `serving_jpeg` signature (far smaller than raw pixels
+            in JSON), or `host:port` for gRPC (raw uint8 tensors,
+            `serving_default`).
+        model_name: the served model's name.
+        signature_name: the signature to call (default as above).
+
+    Call arguments:
+        windows: `{"video": uint8 (batch, L*T, S, S, 3), "audio": float32
+            (batch, samples)}`.
+
+    Returns:
+        `{target: (batch, clips)}` NumPy arrays.
+    """
+
+    def __init__(self, server, model_name="emokeras", signature_name=None):
+        if server.startswith(("http://", "https://")):
+            from emokeras.serving import RestClient
+
+            self.client = RestClient(server, model_name=model_name)
+            self.signature_name = signature_name or "serving_jpeg"
+        else:
+            from emokeras.serving import GrpcClient
+
+            self.client = GrpcClient(server, model_name=model_name)
+            self.signature_name = signature_name or "serving_default"
+        self.contract = self.client.data_contract()
+
+    def __call__(self, windows):
+        inputs = dict(windows)
+        if self.signature_name == "serving_jpeg":
+            jpegs = [[encode_jpeg(frame) for frame in window] for window in inputs.pop("video")]
+            inputs["video_jpeg"] = np.array(jpegs, dtype=object).astype(bytes)
+        return self.client.predict(inputs, signature_name=self.signature_name)

@@ -1,0 +1,164 @@
+"""A whole video through a window predictor: decode, crop, cut windows,
+predict, stitch the clip predictions into one per-frame series, and write
+it as a CSV and a plot."""
+
+import collections
+import pathlib
+
+import numpy as np
+
+
+def predict_video(
+    video,
+    predictor,
+    windows=None,
+    audio=None,
+    face_crop=None,
+    batch_size=4,
+    progress=True,
+):
+    """Per-frame predictions over a whole video, of any length.
+
+    Frames are decoded and face-cropped one at a time and only one window of
+    them is held in memory (the audio track is loaded whole: about 230 MB
+    per hour at 16 kHz). Windows follow `windows` (a regular window is
+    predicted as soon as its last frame arrives, the last-window rule's
+    window at the end); `WindowGeometry.stitch` gives every frame the mean of
+    the clip predictions covering it.
+
+    Args:
+        video: the video file.
+        predictor: a window predictor (`LocalPredictor`, `ServerPredictor`).
+        windows: a `WindowGeometry` (default: the model's windows, one clip
+            apart); its label delays do not apply to unlabelled video.
+        audio: a separate audio file (default: the video's own track).
+        face_crop: detect and crop the face, or take a centre crop (default:
+            as the model's training data was prepared).
+        batch_size: windows per prediction call.
+        progress: show a progress bar.
+
+    Returns:
+        `(times, predictions)`: `(frames,)` times in seconds and
+        `{target: (frames,) float32}`.
+    """
+    from emokeras.data import FaceCropper
+    from emokeras.data import centre_crop
+    from emokeras.data import iter_video_frames
+    from emokeras.data import load_audio
+    from emokeras.data import media_info
+    from emokeras.models.av_emotion_regressor import geometry_of_contract
+
+    contract = predictor.contract
+    geometry = (windows or geometry_of_contract(contract)).without_labels()
+    size = contract["image_size"]
+    if face_crop is None:
+        face_crop = contract["training_data"].get("face_crop", True)
+    window = geometry.window_frames
+    spf = geometry.samples_per_frame
+    samples = load_audio(audio or video, geometry.sample_rate) if "audio" in contract["inputs"] else None
+    cropper = FaceCropper(output_size=size) if face_crop else None
+    bar = None
+    if progress:
+        import keras
+
+        duration = media_info(video)["duration"] or 0
+        bar = keras.utils.Progbar(max(1, int(duration * geometry.frame_rate)), unit_name="frame")
+
+    buffer = collections.deque(maxlen=window)
+    pending, starts, outputs = [], [], collections.defaultdict(list)
+
+    def flush():
+        if not pending:
+            return
+        batch = {"video": np.stack([v for _, v, _ in pending]), "audio": np.stack([a for _, _, a in pending])}
+        for target, values in predictor(batch).items():
+            outputs[target].append(np.asarray(values))
+        starts.extend(start for start, _, _ in pending)
+        pending.clear()
+
+    def add_window(start):
+        if samples is None:
+            audio_window = np.zeros(geometry.window_samples, np.float32)
+        else:
+            audio_window = samples[start * spf : (start + window) * spf]
+            audio_window = np.pad(audio_window, (0, geometry.window_samples - len(audio_window)))
+        pending.append((start, np.stack(buffer), audio_window))
+        if len(pending) == batch_size:
+            flush()
+
+    frames = 0
+    limit = None if samples is None else len(samples) // spf
+    for index, frame in iter_video_frames(video, geometry.frame_rate, max_frames=limit):
+        buffer.append(cropper.crop(frame) if cropper else centre_crop(frame, size))
+        frames = index + 1
+        if geometry.is_regular_start(frames - window):
+            add_window(frames - window)
+        if bar is not None and frames % 25 == 0:
+            bar.update(min(frames, bar.target))
+    if frames < window:
+        raise ValueError(
+            f"{video} has {frames} frames ({frames / geometry.frame_rate:.2f} s), shorter than "
+            f"one window of {window} frames ({window / geometry.frame_rate:.2f} s)"
+        )
+    for start in geometry.starts(frames):
+        if not geometry.is_regular_start(start):
+            add_window(start)
+    flush()
+    if bar is not None:
+        bar.target = frames
+        bar.update(frames)
+    predictions = {
+        target: geometry.stitch(starts, np.concatenate(values), frames) for target, values in outputs.items()
+    }
+    return np.arange(frames) / geometry.frame_rate, predictions
+
+
+def predict_video_to_files(
+    video,
+    predictor,
+    out_dir,
+    labels=None,
+    title=None,
+    **options,
+):
+    """`predict_video`, then `<video>_predictions.csv` and `.png` in
+    `out_dir` (and `<video>_attention.png` when the predictor kept
+    cross-attention maps).
+
+    Args:
+        video: the video file.
+        predictor: a window predictor.
+        out_dir: the output folder.
+        labels: a per-frame label CSV (`time` and one column per target)
+            shown as ground truth.
+        title: the plots' title (default: the video's name).
+        **options: `predict_video`'s options.
+
+    Returns:
+        `(times, {"table": path, "plot": path[, "attention": path]})`.
+    """
+    from emokeras.prediction.outputs import plot_attention_maps
+    from emokeras.prediction.outputs import plot_predictions
+    from emokeras.prediction.outputs import write_predictions_csv
+
+    times, predictions = predict_video(video, predictor, **options)
+    truth = None
+    if labels:
+        from emokeras.data.labels import labels_on_frames
+        from emokeras.data.labels import read_label_csv
+
+        label_times, values = read_label_csv(labels, allow_missing=True)
+        truth, _ = labels_on_frames(label_times, values, predictor.contract["frame_rate"], labels)
+    out_dir = pathlib.Path(out_dir)
+    stem = pathlib.Path(video).stem
+    title = title or stem
+    paths = {
+        "table": write_predictions_csv(out_dir / f"{stem}_predictions.csv", times, predictions, truth),
+        "plot": plot_predictions(out_dir / f"{stem}_predictions.png", times, predictions, truth, title=title),
+    }
+    maps = getattr(predictor, "mean_attention_maps", lambda: None)()
+    if maps is not None:
+        paths["attention"] = plot_attention_maps(
+            out_dir / f"{stem}_attention.png", *maps, title=f"{title}: mean over windows"
+        )
+    return times, paths
