@@ -56,6 +56,7 @@ def frame_rates(files, image_size=224, face_crop=True, repeats=3):
 
 def pipeline_vs_training(quick):
 
+    from emokeras.data import WindowGeometry
     from emokeras.data import make_dataset
     from emokeras.data import prepare_recordings
     from emokeras.data import read_manifest
@@ -78,20 +79,18 @@ def pipeline_vs_training(quick):
         prepare_recordings(
             read_manifest(manifest),
             folder / "prepared",
+            frame_rate=25,
+            sample_rate=16000,
             image_size=size,
             face_crop=False,
             min_frames=model_kwargs["clips"] * 16,
             progress=False,
             workers=1,
         )
-        dataset = make_dataset(
-            folder / "prepared",
-            "train",
-            clips=model_kwargs["clips"],
-            frames_per_clip=16,
-            batch_size=batch_size,
-            stride=4,
-        ).repeat()
+        windows = WindowGeometry(
+            clips=model_kwargs["clips"], frames_per_clip=16, frame_rate=25, sample_rate=16000, stride=4
+        )
+        dataset = make_dataset(folder / "prepared", "train", windows=windows, batch_size=batch_size).repeat()
         iterator = iter(dataset)
         next(iterator)
         batches = 5 if quick else 20

@@ -38,6 +38,8 @@ def extraction(quick):
         prepare_recordings(
             read_manifest(manifest),
             folder / "prepared",
+            frame_rate=model.frame_rate,
+            sample_rate=model.sample_rate,
             image_size=model.image_size,
             face_crop=False,
             workers=1,

@@ -65,6 +65,8 @@ def run_demo(
     prepare_recordings(
         read_manifest(manifest),
         out / "prepared",
+        frame_rate=config.frame_rate,
+        sample_rate=config.sample_rate,
         image_size=config.image_size,
         face_crop=False,
         progress=progress,
@@ -90,11 +92,12 @@ def run_demo(
 def _export(model_path, base_dir):
     from emokeras.saving import load_model
     from emokeras.serving import export_saved_model
+    from emokeras.serving.names import DEFAULT_MODEL_NAME
 
-    version = base_dir / "emokeras" / "1"
+    version = base_dir / DEFAULT_MODEL_NAME / "1"
     if version.exists():
         return version
-    return export_saved_model(load_model(model_path, compile=False), base_dir / "emokeras", 1)
+    return export_saved_model(load_model(model_path, compile=False), base_dir / DEFAULT_MODEL_NAME, 1)
 
 
 def _predict_unseen(model_path, out, manifest):
@@ -102,32 +105,22 @@ def _predict_unseen(model_path, out, manifest):
     on, never used for model selection), with its labels as ground truth."""
     import csv
 
-    from emokeras.data.labels import labels_on_frames
-    from emokeras.data.labels import read_label_csv
-    from emokeras.prediction import local_predictor
-    from emokeras.prediction import plot_predictions
-    from emokeras.prediction import predict_video
-    from emokeras.prediction import write_predictions_csv
+    from emokeras.prediction import LocalPredictor
+    from emokeras.prediction import predict_video_to_files
     from emokeras.saving import load_model
 
     with open(manifest, newline="") as handle:
         test = [row for row in csv.DictReader(handle) if row["split"] == "test"]
     recording = test[0]
-    base = manifest.parent
-    video = base / recording["video"]
-    labels = base / recording["labels"]
-    predict, geometry = local_predictor(load_model(model_path, compile=False))
+    model = load_model(model_path, compile=False)
     # Windows side by side (not one clip apart): 8x less I3D work for the demo.
-    stride = geometry["clips"] * geometry["frames_per_clip"]
-    times, predictions = predict_video(video, predict, geometry, stride=stride, face_crop=False)
-    label_times, values = read_label_csv(labels, allow_missing=True)
-    truth, _ = labels_on_frames(label_times, values, geometry["frame_rate"], labels)
-    target = out / "predictions"
-    target.mkdir(parents=True, exist_ok=True)
-    stem = recording["recording_id"]
-    return {
-        "predictions": write_predictions_csv(target / f"{stem}_predictions.csv", times, predictions, truth),
-        "plot": plot_predictions(
-            target / f"{stem}_predictions.png", times, predictions, truth, title=f"{stem} (unseen)"
-        ),
-    }
+    windows = model.window_geometry(stride=model.clips * model.frames_per_clip)
+    _, paths = predict_video_to_files(
+        manifest.parent / recording["video"],
+        LocalPredictor(model),
+        out / "predictions",
+        labels=manifest.parent / recording["labels"],
+        title=f"{recording['recording_id']} (unseen)",
+        windows=windows,
+    )
+    return {"predictions": paths["table"], "plot": paths["plot"]}

@@ -27,11 +27,20 @@ from emokeras.metrics import ConcordanceCorrelation
 from emokeras.models import AVEmotionRegressor
 
 
-def synthetic_data(folder, recordings, seconds, image_size):
-    """Media files -> `emokeras prepare` output, in `folder`."""
-    manifest = write_synthetic_corpus(folder / "synth", recordings=recordings, seconds=seconds, image_size=image_size)
+def synthetic_data(folder, recordings, seconds, model):
+    """Media files -> `emokeras prepare` output at the model's clock and crop
+    size, in `folder`."""
+    manifest = write_synthetic_corpus(
+        folder / "synth", recordings=recordings, seconds=seconds, image_size=model.image_size
+    )
     prepare_recordings(
-        read_manifest(manifest), folder / "prepared", image_size=image_size, face_crop=False, min_frames=32
+        read_manifest(manifest),
+        folder / "prepared",
+        frame_rate=model.frame_rate,
+        sample_rate=model.sample_rate,
+        image_size=model.image_size,
+        face_crop=False,
+        min_frames=32,
     )
     return folder / "prepared"
 
@@ -42,29 +51,29 @@ def main(argv=None):
     parser.add_argument("--fast", action="store_true", help="tiny smoke run")
     parser.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args(argv)
-    image_size = 32
     epochs = 1 if args.fast else args.epochs
     workdir = pathlib.Path(tempfile.mkdtemp(prefix="emokeras_example_"))
-    data = args.data or synthetic_data(
-        workdir, recordings=5 if args.fast else 10, seconds=8 if args.fast else 40, image_size=image_size
-    )
 
     keras.utils.set_random_seed(0)
-    windows = dict(data_dir=data, clips=2, frames_per_clip=8, batch_size=8)
-    train = make_dataset(split="train", mode="train", **windows)
-    # Eval mode adds (recording_id, start) to each window; fit wants (x, y).
-    dev = make_dataset(split="dev", mode="eval", **windows).map(lambda x, y, info: (x, y))
-
     model = AVEmotionRegressor(
         fusion="cross_attention",
         targets=("valence", "arousal"),
         clips=2,
         frames_per_clip=8,
-        image_size=image_size,
+        image_size=32,
         width_multiplier=1 / 16,
         audio_filters=(8, 16, 16, 32, 64),
         head_units=(32,),
     )
+    data = args.data or synthetic_data(
+        workdir, recordings=5 if args.fast else 10, seconds=8 if args.fast else 40, model=model
+    )
+    # The model's windows (2 clips of 8 frames, one clip apart) cut the data.
+    windows = model.window_geometry()
+    train = make_dataset(data, "train", windows=windows, mode="train", batch_size=8)
+    # Eval mode adds (recording_id, start) to each window; fit wants (x, y).
+    dev = make_dataset(data, "dev", windows=windows, mode="eval", batch_size=8).map(lambda x, y, info: (x, y))
+
     # I3D's 7x7x7 stem has a very slow TensorFlow CPU gradient; keep it fixed.
     model.visual_backbone.get_layer("Conv3d_1a_7x7").trainable = False
     model.compile(

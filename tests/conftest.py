@@ -76,6 +76,8 @@ def tiny_corpus(tmp_path_factory):
     prepare_recordings(
         read_manifest(manifest),
         root / "prepared",
+        frame_rate=25,
+        sample_rate=16000,
         image_size=32,
         face_crop=False,
         workers=1,

@@ -6,6 +6,7 @@ import pytest
 import scipy.stats
 import tensorflow as tf
 
+from emokeras.data import WindowGeometry
 from emokeras.evaluation.evaluate import format_table
 from emokeras.evaluation.evaluate import score_results
 from emokeras.evaluation.evaluate import series_scores
@@ -29,7 +30,8 @@ def test_overlapping_windows_are_averaged_per_frame():
         return {"valence": np.array([[10.0 * start, 10.0 * start + 1]])}
 
     # Windows of 4 frames at starts 0, 2, 4 over 9 frames (frame 8 uncovered).
-    result = frame_predictions(predict, _window_batches([0, 2, 4]), ["valence"], {"rec": 9}, frames_per_clip=2)
+    windows = WindowGeometry(clips=2, frames_per_clip=2, frame_rate=25, sample_rate=16000)
+    result = frame_predictions(predict, _window_batches([0, 2, 4]), ["valence"], {"rec": 9}, windows)
     # frame: 0-1 window 0 clip 0 (0); 2-3 window 0 clip 1 (1) and window 2
     # clip 0 (20) -> 10.5; 4-5 window 2 clip 1 (21) and window 4 clip 0 (40);
     # 6-7 window 4 clip 1 (41).

@@ -36,14 +36,36 @@ def test_keras_script_example_fast():
     assert "dev CCC: valence" in output
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "ablate", "demo", "predict", "export", "prepare", "synth"])
+def _commands():
+    from emokeras.cli import COMMANDS
+
+    return list(COMMANDS)
+
+
+@pytest.mark.parametrize("command", _commands())
 def test_every_command_has_help_with_an_example(command):
     from emokeras.cli import build_parser
 
-    parser = build_parser()
+    parser = build_parser(command)
     subparsers = next(a for a in parser._actions if a.dest == "command")
     help_text = subparsers.choices[command].format_help()
     assert "example" in help_text and f"emokeras {command}" in help_text
+    # Each command is a module of its own, its parser beside its handler.
+    module = pathlib.Path(ROOT / "emokeras" / "cli" / f"{command.replace('-', '_')}.py").read_text()
+    assert "def add_parser(" in module and "def run(" in module
+
+
+def test_top_level_help_lists_every_command_without_loading_tensorflow():
+    script = (
+        "import contextlib, io, sys\n"
+        "from emokeras.cli import COMMANDS, main\n"
+        "text = io.StringIO()\n"
+        "with contextlib.redirect_stdout(text), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        "assert all(name in text.getvalue() for name in COMMANDS), text.getvalue()\n"
+        "print('tensorflow loaded:', 'tensorflow' in sys.modules)\n"
+    )
+    assert "tensorflow loaded: False" in _run([sys.executable, "-c", script])
 
 
 def test_cli_help_and_info():

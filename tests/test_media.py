@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 
 from emokeras.data import MediaError
+from emokeras.data import WindowGeometry
 from emokeras.data import iter_video_frames
 from emokeras.data import load_audio
 from emokeras.data import media_info
-from emokeras.data.window import Window
-from emokeras.data.window import plan_windows
 from tests.media_factory import RAMP_PERIOD
 from tests.media_factory import burst_onset
 from tests.media_factory import ramp_time
@@ -48,8 +47,9 @@ def test_every_window_takes_frames_and_samples_from_the_same_span(tmp_path, name
     audio = load_audio(path, sample_rate=16000)
     assert abs(len(frames) / 25 - seconds) <= 0.08 and abs(len(audio) / 16000 - seconds) <= 0.08
 
-    for start in plan_windows(min(len(frames), len(audio) // 640), 32, 16):
-        window = Window("test", start, 32, 25)
+    geometry = WindowGeometry(clips=2, frames_per_clip=16, frame_rate=25, sample_rate=16000)
+    for start in geometry.starts(min(len(frames), len(audio) // 640)):
+        window = geometry.window("test", start)
         for offset, frame in enumerate(frames[window.frame_slice()]):
             time = float((window.start_frame + offset) / fractions.Fraction(25))
             shown = source_times[read_frame_code(frame)]

@@ -14,9 +14,9 @@ from emokeras.data import centre_crop
 from emokeras.data import iter_video_frames
 from emokeras.data import load_audio
 from emokeras.models import build_av_model
-from emokeras.prediction import local_predictor
+from emokeras.prediction import LocalPredictor
+from emokeras.prediction import ServerPredictor
 from emokeras.prediction import predict_video
-from emokeras.prediction import server_predictor
 from emokeras.serving import export_saved_model
 from tests.media_factory import write_media
 from tests.serving_standin import ModelStandIn
@@ -61,9 +61,9 @@ def _stitched_by_hand(model, video, stride):
 
 @pytest.mark.parametrize("stride", [8, 16, 5])
 def test_stitched_predictions_match_a_window_by_window_computation(model, video, stride):
-    predict, geometry = local_predictor(model)
+    windows = model.window_geometry(stride=stride)
     times, predictions = predict_video(
-        video, predict, geometry, stride=stride, face_crop=False, batch_size=3, progress=False
+        video, LocalPredictor(model), windows=windows, face_crop=False, batch_size=3, progress=False
     )
     assert len(times) == 75 and times[1] == pytest.approx(0.04)
     expected = _stitched_by_hand(model, video, stride)
@@ -73,9 +73,8 @@ def test_stitched_predictions_match_a_window_by_window_computation(model, video,
 
 def test_too_short_video_is_refused(model, tmp_path):
     short = write_media(tmp_path / "short.mov", seconds=0.4, fps=25)
-    predict, geometry = local_predictor(model)
     with pytest.raises(ValueError, match="short.mov has 10 frames .* shorter than one window of 16"):
-        predict_video(short, predict, geometry, face_crop=False, progress=False)
+        predict_video(short, LocalPredictor(model), face_crop=False, progress=False)
 
 
 def test_cli_writes_csv_and_plot(model, video, tmp_path):
@@ -116,20 +115,16 @@ def test_predicting_through_the_server_protocols(model, video, tmp_path):
     rest, rest_url = make_rest_server(stand_in)
     grpc_server, grpc_target = make_grpc_server(stand_in)
     try:
-        local, geometry = local_predictor(model)
-        _, expected = predict_video(video, local, geometry, face_crop=False, progress=False)
-        predict, served_geometry = server_predictor(grpc_target)
-        assert {k: served_geometry[k] for k in ("clips", "frames_per_clip", "image_size", "frame_rate")} == {
-            "clips": 2,
-            "frames_per_clip": 8,
-            "image_size": 16,
-            "frame_rate": 25,
-        }
-        _, over_grpc = predict_video(video, predict, served_geometry, face_crop=False, progress=False)
+        _, expected = predict_video(video, LocalPredictor(model), face_crop=False, progress=False)
+        over_grpc_predictor = ServerPredictor(grpc_target)
+        # The served data contract is the model's own, not a guess from shapes.
+        assert over_grpc_predictor.contract == model.data_contract
+        assert ServerPredictor(rest_url).contract == model.data_contract
+        _, over_grpc = predict_video(video, over_grpc_predictor, face_crop=False, progress=False)
         np.testing.assert_allclose(over_grpc["valence"], expected["valence"], atol=1e-5)
-        predict, served_geometry = server_predictor(rest_url)  # JPEG frames over REST
-        _, over_rest = predict_video(video, predict, served_geometry, face_crop=False, progress=False)
-        # JPEG at quality 95 moves pixels by a few levels: close, not equal.
+        # JPEG frames over REST.
+        _, over_rest = predict_video(video, ServerPredictor(rest_url), face_crop=False, progress=False)
+        # JPEG compression moves pixels by a few levels: close, not equal.
         np.testing.assert_allclose(over_rest["arousal"], expected["arousal"], atol=0.02)
     finally:
         rest.shutdown()
@@ -137,12 +132,11 @@ def test_predicting_through_the_server_protocols(model, video, tmp_path):
 
 
 def test_attention_maps_follow_the_papers_equations(model, video, tmp_path):
-    from emokeras.prediction import cross_attention_maps
     from tests.numpy_references import cross_attention_paper
 
     frames = np.stack([centre_crop(f, 16) for _, f in iter_video_frames(video, 25)])[None, :16]
     audio = load_audio(video)[None, : 16 * 640]
-    audio_map, visual_map = cross_attention_maps(model, {"video": frames, "audio": audio})
+    audio_map, visual_map = model.cross_attention_maps({"video": frames, "audio": audio})
     # Independent: encoder features, L2-normalised in NumPy, through equations (1)-(4).
     unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)  # noqa: E731
     x_v = unit(np.asarray(model.visual_encoder(frames)))[0].T

@@ -2,6 +2,7 @@
 generated media whose pixels and samples encode time, on a miniature RECOLA
 tree, on bad input and on real media."""
 
+import dataclasses
 import json
 import pathlib
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 from emokeras.data import PrepareError
 from emokeras.data import Recording
+from emokeras.data import WindowGeometry
 from emokeras.data import make_dataset
 from emokeras.data import prepare_recordings
 from emokeras.data import read_manifest
@@ -21,7 +23,10 @@ from tests.media_factory import read_frame_code
 from tests.media_factory import write_media
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SMALL = dict(image_size=32, face_crop=False, min_frames=32, progress=False, workers=1)
+CLOCK = dict(frame_rate=25, sample_rate=16000)
+SMALL = dict(**CLOCK, image_size=32, face_crop=False, min_frames=32, progress=False, workers=1)
+# Windows of 2 clips of 16 frames, one clip apart.
+WINDOWS = WindowGeometry(clips=2, frames_per_clip=16, **CLOCK)
 
 
 def _labels_csv(path, seconds, rate=25, nan_row=None):
@@ -100,7 +105,7 @@ def test_rerun_skips_finished_recordings(prepared, corpus):
 
 
 def test_training_dataset_yields_the_models_inputs(prepared):
-    dataset = make_dataset(prepared, "train", clips=2, frames_per_clip=16, batch_size=4, seed=1)
+    dataset = make_dataset(prepared, "train", windows=WINDOWS, batch_size=4, seed=1)
     inputs, targets = next(iter(dataset))
     assert inputs["video"].shape == (4, 32, 32, 32, 3) and inputs["video"].dtype.name == "uint8"
     assert inputs["audio"].shape == (4, 32 * 640) and inputs["audio"].dtype.name == "float32"
@@ -113,9 +118,7 @@ def test_training_dataset_yields_the_models_inputs(prepared):
 
 def test_eval_windows_align_video_audio_and_labels(prepared):
     seen = []
-    for inputs, targets, info in make_dataset(
-        prepared, "train", mode="eval", clips=2, frames_per_clip=16, batch_size=5
-    ):
+    for inputs, targets, info in make_dataset(prepared, "train", mode="eval", windows=WINDOWS, batch_size=5):
         for b in range(len(info["start_frame"])):
             start = int(info["start_frame"][b])
             assert float(info["start_time"][b]) == start / 25
@@ -139,10 +142,8 @@ def test_label_delay_and_median_filter_in_the_dataset(prepared):
                 prepared,
                 "train",
                 mode="eval",
-                clips=2,
-                frames_per_clip=16,
+                windows=dataclasses.replace(WINDOWS, label_delays={"valence": 10}),
                 batch_size=1,
-                label_delays={"valence": 10},
                 median_width=3,
             )
         )
@@ -171,12 +172,12 @@ def test_feature_cache_equals_the_raw_model(prepared, tmp_path):
     )
     assert extract_features(model, prepared, tmp_path, progress=False) == {"train": 2, "dev": 1}
     raw = {}
-    for inputs, targets, info in make_dataset(prepared, "dev", mode="eval", clips=2, frames_per_clip=16, batch_size=4):
+    for inputs, targets, info in make_dataset(prepared, "dev", mode="eval", windows=WINDOWS, batch_size=4):
         predictions = model.predict(inputs, verbose=0)
         for b, start in enumerate(info["start_frame"].numpy()):
             raw[int(start)] = (predictions["arousal"][b], targets["arousal"][b].numpy())
     compared = 0
-    for inputs, targets, info in make_feature_dataset(tmp_path, "dev", mode="eval", clips=2, batch_size=4):
+    for inputs, targets, info in make_feature_dataset(tmp_path, "dev", windows=WINDOWS, mode="eval", batch_size=4):
         predictions = model.fusion_regressor.predict(inputs, verbose=0)
         for b, start in enumerate(info["start_frame"].numpy()):
             if int(start) in raw:
@@ -184,7 +185,7 @@ def test_feature_cache_equals_the_raw_model(prepared, tmp_path):
                 np.testing.assert_allclose(targets["arousal"][b].numpy(), raw[int(start)][1], atol=1e-6)
                 compared += 1
     assert compared == 8  # every clip-aligned window of the 150-frame recording
-    batch = next(iter(make_feature_dataset(tmp_path, "train", clips=2, batch_size=3)))
+    batch = next(iter(make_feature_dataset(tmp_path, "train", windows=WINDOWS, batch_size=3)))
     assert batch[0]["visual_features"].shape == (3, 2, 64)
 
 
@@ -193,7 +194,7 @@ def test_scalar_targets_per_recording(tmp_path):
     (tmp_path / "m.csv").write_text("recording_id,video,audio,labels,split,fatigue\na,a.mp4,,,train,7.5\n")
     report = prepare_recordings(read_manifest(tmp_path / "m.csv"), tmp_path / "out", **SMALL)
     assert report["recordings"]["a"]["frames"] == 50
-    _, targets = next(iter(make_dataset(tmp_path / "out", "train", clips=2, frames_per_clip=16, batch_size=1)))
+    _, targets = next(iter(make_dataset(tmp_path / "out", "train", windows=WINDOWS, batch_size=1)))
     np.testing.assert_allclose(targets["fatigue"].numpy(), 7.5)
 
 
@@ -246,9 +247,7 @@ def test_recola_layout(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     metadata = json.loads((tmp_path / "out" / "metadata.json").read_text())
     assert metadata["targets"] == ["valence", "arousal"]
-    _, targets, info = next(
-        iter(make_dataset(tmp_path / "out", "dev", mode="eval", clips=2, frames_per_clip=16, batch_size=1))
-    )
+    _, targets, info = next(iter(make_dataset(tmp_path / "out", "dev", mode="eval", windows=WINDOWS, batch_size=1)))
     np.testing.assert_allclose(targets["arousal"][0].numpy()[0], np.linspace(0, 0.5, 75)[:16].mean(), atol=1e-5)
 
 
@@ -298,7 +297,7 @@ def test_missing_audio_as_silence_by_option(tmp_path, shared_file):
     report = _prepare_one(tmp_path, Recording("car", str(video), label_csv=str(labels)), missing_audio="silence")
     entry = report["recordings"]["car"]
     assert entry["status"] == "ok" and "silence used" in entry["warnings"][0]
-    inputs, _ = next(iter(make_dataset(tmp_path / "out", "train", clips=2, frames_per_clip=16, batch_size=1)))
+    inputs, _ = next(iter(make_dataset(tmp_path / "out", "train", windows=WINDOWS, batch_size=1)))
     assert np.all(inputs["audio"].numpy() == 0.0)
 
 
@@ -330,11 +329,7 @@ def test_nan_labels_fail_or_are_masked(tmp_path):
     )
     assert report["recordings"]["nan"]["missing_label_frames"] == 1
     inputs, targets, weights = next(
-        iter(
-            make_dataset(
-                tmp_path / "masked", "train", mode="train", clips=2, frames_per_clip=16, batch_size=1, stride=16
-            )
-        )
+        iter(make_dataset(tmp_path / "masked", "train", mode="train", windows=WINDOWS, batch_size=1))
     )
     assert set(weights) == {"valence", "arousal"} and weights["valence"].shape == (1, 2)
 
@@ -346,6 +341,7 @@ def test_real_crema_d_and_no_face_clips_with_face_cropping(tmp_path, shared_file
     report = prepare_recordings(
         [Recording("hap", str(crema), label_csv=str(labels)), Recording("noface", str(no_face), label_csv=str(labels))],
         tmp_path / "out",
+        **CLOCK,
         image_size=64,
         min_frames=32,
         progress=False,
@@ -385,7 +381,14 @@ def test_synth_cli_then_prepare(tmp_path):
     recordings = read_manifest(tmp_path / "synth" / "manifest.csv")
     assert {r.split for r in recordings} == {"train", "dev", "test"}
     report = prepare_recordings(
-        recordings, tmp_path / "prepared", image_size=64, face_crop=False, min_frames=32, progress=False, workers=1
+        recordings,
+        tmp_path / "prepared",
+        **CLOCK,
+        image_size=64,
+        face_crop=False,
+        min_frames=32,
+        progress=False,
+        workers=1,
     )
     assert report["failed"] == [] and all(e["frames"] == 75 for e in report["recordings"].values())
 

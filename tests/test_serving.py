@@ -1,6 +1,7 @@
 """Export for TF Serving and the REST / gRPC clients, against `saved_model_cli`,
 `tf.saved_model.load` and a stand-in server speaking TF Serving's protocols."""
 
+import json
 import pathlib
 import subprocess
 import sys
@@ -129,6 +130,13 @@ def test_reloaded_signatures_match_keras(model, exported, batch):
     from_features = loaded.signatures["serving_features"](**{k: tf.constant(v) for k, v in features.items()})
     np.testing.assert_allclose(from_features["arousal"].numpy(), expected["arousal"], atol=1e-5)
 
+    # The data contract travels with the export: a signature (one JSON per
+    # request row) and a file beside the SavedModel.
+    contract = loaded.signatures["data_contract"](request=tf.zeros([batch], tf.int32))["data_contract"]
+    assert contract.shape == (batch,)
+    assert json.loads(contract.numpy()[0]) == model.data_contract
+    assert json.loads((exported / "assets.extra" / "emokeras_data_contract.json").read_text()) == model.data_contract
+
 
 def test_wrong_shapes_are_named(exported):
     loaded = tf.saved_model.load(str(exported))
@@ -227,7 +235,8 @@ def test_rest_and_grpc_clients_match_keras(model, servers):
     assert metadata["serving_jpeg"]["inputs"]["video_jpeg"] == ("string", (None, 16))
     assert metadata["serving_default"]["outputs"]["arousal"] == ("float32", (None, 2))
     rest_metadata = RestClient(rest_url).metadata()["metadata"]["signature_def"]["signature_def"]
-    assert set(rest_metadata) == {"serving_default", "serving_jpeg", "serving_features"}
+    assert set(rest_metadata) == {"serving_default", "serving_jpeg", "serving_features", "data_contract"}
+    assert RestClient(rest_url).data_contract() == grpc_client.data_contract() == model.data_contract
     assert RestClient(rest_url).status()["model_version_status"][0]["state"] == "AVAILABLE"
 
 

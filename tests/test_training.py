@@ -70,6 +70,71 @@ def test_bad_config_names_the_key_and_the_allowed_values(overrides, message):
     assert message in str(error.value)
 
 
+def test_config_defaults_come_from_the_signatures_they_configure():
+    import inspect
+
+    from emokeras.data import WindowGeometry
+    from emokeras.data import make_dataset
+    from emokeras.models import AVEmotionRegressor
+    from emokeras.training.training_config import MODEL_KEYS
+    from emokeras.training.training_config import TrainingConfig
+
+    model_arguments = set(inspect.signature(AVEmotionRegressor.__init__).parameters)
+    # Every model argument a run chooses is a config key, and nothing else.
+    assert set(MODEL_KEYS) == model_arguments - {"self", "targets", "target_ranges", "training_data", "kwargs"}
+    config, model = TrainingConfig(), AVEmotionRegressor.__init__
+    defaults = {p.name: p.default for p in inspect.signature(model).parameters.values()}
+    departures = {"visual_weights", "freeze_visual_backbone"}  # a run starts from frozen Kinetics I3D
+    for key in set(MODEL_KEYS) - departures:
+        value = defaults[key]
+        assert getattr(config, key) == (list(value) if isinstance(value, tuple) else value), key
+    window = {p.name: p.default for p in inspect.signature(WindowGeometry).parameters.values()}
+    dataset = {p.name: p.default for p in inspect.signature(make_dataset).parameters.values()}
+    assert (config.stride, config.last_window, config.label_delays) == (
+        window["stride"],
+        window["last_window"],
+        window["label_delays"],
+    )
+    assert (config.median_width, config.batch_size, config.seed) == (
+        dataset["median_width"],
+        dataset["batch_size"],
+        dataset["seed"],
+    )
+    # Presets say only what they change.
+    for name, preset in PRESETS.items():
+        for key, value in preset.items():
+            assert value != getattr(config, key), f"preset {name!r} restates the default of {key!r}"
+
+
+def test_a_changed_model_default_reaches_help_config_trainer_and_model(tiny_corpus):
+    script = (
+        "import contextlib, inspect, io, sys\n"
+        "from emokeras.models import AVEmotionRegressor\n"
+        "init = AVEmotionRegressor.__init__\n"
+        "names = [p.name for p in inspect.signature(init).parameters.values() if p.default is not p.empty]\n"
+        "defaults = list(init.__defaults__)\n"
+        "defaults[names.index('dropout_rate')] = 0.3\n"
+        "init.__defaults__ = tuple(defaults)\n"
+        "from emokeras.cli import main\n"
+        "from emokeras.training import load_config\n"
+        "from emokeras.training.trainer import build_model\n"
+        "text = io.StringIO()\n"
+        "with contextlib.redirect_stdout(text), contextlib.suppress(SystemExit):\n"
+        "    main(['train', '--help'])\n"
+        "config = load_config(sys.argv[1], overrides={'data': sys.argv[2]})\n"
+        "model = build_model(config, ['valence'])\n"
+        "layer = model.fusion_regressor.get_layer('valence_dropout')\n"
+        "print('help', 'dropout_rate (0.3)' in text.getvalue())\n"
+        "print('config', config.dropout_rate, 'model', model.dropout_rate, layer.rate)\n"
+    )
+    # tiny.yaml sets the model's size, not its dropout.
+    assert "dropout_rate" not in TINY_RUN
+    result = _run([sys.executable, "-c", script, str(tiny_corpus / "tiny.yaml"), str(tiny_corpus / "prepared")])
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "help True" in result.stdout
+    assert "config 0.3 model 0.3 0.3" in result.stdout
+
+
 def test_bad_preset_and_bad_set_syntax():
     with pytest.raises(ValueError, match="unknown preset 'fast'; allowed values: demo, paper"):
         load_config(preset="fast")
@@ -188,6 +253,9 @@ def test_rerun_of_a_finished_run_and_a_changed_config(tiny_corpus, tmp_path):
             "out": str(tmp_path / "run"),
             "epochs": 1,
             "stage1_epochs": 0,
+            # Label processing the model must remember (its data contract).
+            "median_width": 3,
+            "label_delays": {"valence": 4, "arousal": 6},
         }
     )
     path = train(config, progress=False)
@@ -200,22 +268,48 @@ def test_rerun_of_a_finished_run_and_a_changed_config(tiny_corpus, tmp_path):
     with pytest.raises(ValueError, match="holds 32 px face crops but config key 'image_size' is 64"):
         train(wrong_size, progress=False)
 
-    # `emokeras evaluate` on the raw-input model agrees with scoring the
-    # stage-2 model on the cached features (two routes, same windows).
-    from emokeras.cli import main
-    from emokeras.evaluation import evaluate_model
+    # The model knows its data: geometry, rates, crops and label processing.
     from emokeras.saving import load_model
 
+    contract = load_model(path, compile=False).data_contract
+    assert contract["training_data"] == {
+        "median_width": 3,
+        "label_delays": {"valence": 4, "arousal": 6},
+        "face_crop": False,
+        "stride": None,
+        "last_window": "align_end",
+    }
+    assert (contract["clips"], contract["frames_per_clip"], contract["image_size"]) == (2, 8, 32)
+
+    # `emokeras evaluate` with no flags, on the raw-input model, reproduces the
+    # evaluation the run wrote (scored there on the cached features: two
+    # routes through the same windows and the same label processing).
+    from emokeras.cli import main
+
+    trained = json.loads((tmp_path / "run" / "evaluation.json").read_text())
     assert main(["evaluate", str(path), "--data", str(tiny_corpus / "prepared"), "--out", str(tmp_path / "eval")]) == 0
     report = json.loads((tmp_path / "eval" / "evaluation.json").read_text())
-    on_features = evaluate_model(
-        load_model(tmp_path / "run" / "stage2_fusion" / "model.keras"),
-        tiny_corpus / "prepared",
-        features_dir=tmp_path / "run" / "features",
-        postprocess=False,
+    assert (
+        report["label_processing"]
+        == trained["label_processing"]
+        == {
+            "median_width": 3,
+            "label_delays": {"valence": 4, "arousal": 6},
+        }
     )
-    for target in ("valence", "arousal"):
-        assert report["raw"][target]["all"]["ccc"] == pytest.approx(on_features["raw"][target]["all"]["ccc"], abs=1e-4)
-        assert report["raw"][target]["all"]["frames"] == on_features["raw"][target]["all"]["frames"] > 0
-        assert "postprocessed" in report and report["postprocessing"]["fitted_on"] == "dev"
+    for which in ("raw", "postprocessed"):
+        for target in ("valence", "arousal"):
+            for recording, scores in trained[which][target].items():
+                assert report[which][target][recording]["frames"] == scores["frames"] > 0
+                for name in ("ccc", "pcc", "rmse"):
+                    assert report[which][target][recording][name] == pytest.approx(scores[name], abs=1e-4)
+    assert report["postprocessing"]["fitted_on"] == "dev"
     assert "| **all** |" in (tmp_path / "eval" / "evaluation.md").read_text()
+    # Without the delays the labels are misaligned: other frames, other numbers.
+    with pytest.warns(UserWarning, match="label_delays=0 overrides"):
+        main(
+            ["evaluate", str(path), "--data", str(tiny_corpus / "prepared"), "--out", str(tmp_path / "e0")]
+            + ["--label-delays", "0"]
+        )
+    undelayed = json.loads((tmp_path / "e0" / "evaluation.json").read_text())
+    assert undelayed["raw"]["valence"]["all"]["frames"] > report["raw"]["valence"]["all"]["frames"]

@@ -4,7 +4,6 @@ import math
 import numpy as np
 import pytest
 
-from emokeras.data.dataset import window_starts
 from emokeras.data.label_processing import clip_targets
 from emokeras.data.label_processing import process_labels
 from emokeras.data.labels import LabelError
@@ -12,44 +11,137 @@ from emokeras.data.labels import labels_on_frames
 from emokeras.data.labels import read_arff_labels
 from emokeras.data.labels import read_label_csv
 from emokeras.data.window import Window
-from emokeras.data.window import plan_windows
+from emokeras.data.window_geometry import WindowGeometry
 
-# (frames, window, stride, rule, expected starts)
+PAPER = dict(clips=8, frames_per_clip=16, frame_rate=25, sample_rate=16000)
+DELAYS = {"valence": 58, "arousal": 68}
+
+
+def _geometry(stride=None, last_window="align_end", label_delays=None, **shape):
+    return WindowGeometry(**{**PAPER, **shape}, stride=stride, last_window=last_window, label_delays=label_delays)
+
+
+# Hand-checked starts: (frames, stride, rule, delays, expected).
 WINDOW_TABLE = [
-    (128, 128, 16, "align_end", [0]),
-    (129, 128, 16, "align_end", [0, 1]),
-    (129, 128, 16, "drop", [0]),
-    (144, 128, 16, "align_end", [0, 16]),
-    (150, 128, 16, "align_end", [0, 16, 22]),
-    (150, 128, 16, "drop", [0, 16]),
-    (300, 128, 128, "align_end", [0, 128, 172]),
-    (256, 128, 128, "align_end", [0, 128]),
-    (40, 8, 1, "drop", list(range(33))),
+    (128, 16, "align_end", None, [0]),
+    (129, 16, "align_end", None, [0, 1]),
+    (129, 16, "drop", None, [0]),
+    (129, 16, "pad", None, [0, 16]),
+    (144, 16, "align_end", None, [0, 16]),
+    (144, 16, "pad", None, [0, 16]),
+    (150, 16, "align_end", None, [0, 16, 22]),
+    (150, 16, "drop", None, [0, 16]),
+    (150, 16, "pad", None, [0, 16, 32]),
+    (300, 128, "align_end", None, [0, 128, 172]),
+    (300, 128, "pad", None, [0, 128, 256]),
+    (256, 128, "align_end", None, [0, 128]),
+    (127, 16, "align_end", None, []),
+    (127, 16, "drop", None, []),
+    (127, 16, "pad", None, [0]),
+    (1, 16, "pad", None, [0]),
+    (0, 16, "pad", None, []),
+    # Labels delayed by up to 68 frames leave N - 68 usable frames.
+    (196, 16, "align_end", DELAYS, [0]),
+    (195, 16, "align_end", DELAYS, []),
+    (195, 16, "pad", DELAYS, [0]),
+    (197, 16, "align_end", DELAYS, [0, 1]),
+    (200, 128, "align_end", 2, [0, 70]),
 ]
 
 
-@pytest.mark.parametrize("frames, window, stride, rule, expected", WINDOW_TABLE)
-def test_window_plan_table(frames, window, stride, rule, expected):
-    assert plan_windows(frames, window, stride, rule) == expected
-    # The in-graph plan of make_dataset follows the same rule.
-    assert window_starts(frames, window, stride, rule).numpy().tolist() == expected
+@pytest.mark.parametrize("frames, stride, rule, delays, expected", WINDOW_TABLE)
+def test_window_starts_table(frames, stride, rule, delays, expected):
+    assert _geometry(stride, rule, delays).starts(frames) == expected
 
 
-@pytest.mark.parametrize("offset", [0, 3, 15])
-def test_in_graph_plan_with_a_random_offset(offset):
-    starts = window_starts(300, 128, 16, "align_end", offset).numpy().tolist()
-    assert starts[0] == offset and starts[-1] == 172
-    assert all(b - a <= 16 for a, b in zip(starts, starts[1:]))
+def _boundary_lengths(window, stride, delay):
+    """Recording lengths around every boundary of the rule."""
+    edges = (window - 1, window, window + 1, window + stride, 2 * window, 2 * window + stride)
+    return sorted({max(0, edge + delay + step) for edge in edges for step in (-1, 0, 1)})
 
 
-def test_window_shorter_recording_and_bad_arguments():
-    with pytest.raises(ValueError, match="100 frames, shorter than one window of 128"):
-        plan_windows(100, 128, 16)
-    with pytest.raises(ValueError, match="last_window"):
-        plan_windows(200, 128, 16, "pad")
-    with pytest.raises(ValueError, match="stride"):
-        plan_windows(200, 128, 0)
-    assert window_starts(100, 128, 16).numpy().tolist() == []
+@pytest.mark.parametrize("stride", [1, 5, 16, 128, 200])
+@pytest.mark.parametrize("rule", ["align_end", "drop", "pad"])
+@pytest.mark.parametrize("delays", [None, DELAYS, 3])
+def test_python_and_in_graph_rules_agree_around_every_boundary(stride, rule, delays):
+    geometry = _geometry(stride, rule, delays)
+    for frames in _boundary_lengths(geometry.window_frames, stride, geometry.max_delay):
+        for offset in sorted({0, stride // 2, stride - 1}):
+            python = geometry.starts(frames, offset)
+            graph = geometry.starts_in_graph(frames, offset).numpy().tolist()
+            assert python == graph, (frames, offset)
+            _check_rule(python, frames - geometry.max_delay, geometry.window_frames, stride, rule, offset)
+        grid_clips = frames // geometry.frames_per_clip
+        assert geometry.grid_starts(grid_clips, 2) == geometry.grid_starts_in_graph(grid_clips, 2).numpy().tolist()
+
+
+def _check_rule(starts, usable, window, stride, rule, offset):
+    """What each rule promises, checked from its definition."""
+    whole = [s for s in starts if s + window <= usable]
+    assert starts == sorted(set(starts)) and all(s >= offset for s in starts)
+    regular = [s for s in range(offset, usable - window + 1) if (s - offset) % stride == 0]
+    assert whole[: len(regular)] == regular  # every window that fits on the stride grid
+    if rule == "drop":
+        assert starts == regular
+    if rule == "align_end":
+        assert starts == whole  # nothing past the end
+        if usable >= window + offset:
+            assert starts[-1] == usable - window  # the last frame is covered
+    if rule == "pad" and usable > offset:
+        assert starts[-1] + window >= usable  # covered to the end...
+        assert len(starts) - len(regular) <= 1  # ...by at most one padded window
+        if len(starts) > len(regular):
+            assert starts[-1] == (regular[-1] + stride if regular else offset)
+
+
+@pytest.mark.parametrize("frames", [127, 128, 150, 200, 255, 256, 300])
+def test_every_training_offset_keeps_a_window_and_fewest_windows_is_their_minimum(frames):
+    # The demo's geometry (stride of one window): at 200 frames (8 s) a random
+    # offset must not push the only window off the end.
+    geometry = _geometry(stride=128)
+    counts = [len(geometry.starts(frames, offset)) for offset in geometry.offsets(frames)]
+    if frames >= 128:
+        assert min(counts) >= 1
+    assert geometry.fewest_windows(frames) == min(counts)
+    drawn = {int(geometry.training_offset(value, frames)) for value in range(0, 3000, 7)}
+    assert drawn <= set(geometry.offsets(frames))
+    assert len(drawn) == len(geometry.offsets(frames))  # every allowed offset occurs
+
+
+def test_stitch_is_the_mean_of_the_clips_covering_each_frame():
+    geometry = _geometry(stride=5, clips=3, frames_per_clip=4)
+    rng = np.random.default_rng(0)
+    starts = geometry.starts(31)
+    values = rng.normal(size=(len(starts), 3, 2))
+    sums, counts = np.zeros((33, 2)), np.zeros(33)
+    for start, clip_values in zip(starts, values):
+        for clip in range(3):
+            for frame in range(start + 4 * clip, start + 4 * clip + 4):
+                sums[frame] += clip_values[clip]
+                counts[frame] += 1
+    expected = sums[:31] / counts[:31, None]
+    np.testing.assert_allclose(geometry.stitch(starts, values, 31), expected, rtol=1e-6)
+    # One target as (windows, clips); frames past the end (padding) are dropped;
+    # uncovered frames are NaN.
+    stitched = geometry.stitch([4], values[:1, :, 0], 20)
+    assert np.isnan(stitched[:4]).all() and np.isnan(stitched[16:]).all()
+    np.testing.assert_allclose(stitched[4:16], np.repeat(values[0, :, 0], 4), rtol=1e-6)
+    assert geometry.stitch([16], values[:1, :, 0], 20)[16:].tolist() == pytest.approx([values[0, 0, 0]] * 4)
+
+
+def test_geometry_refuses_bad_values_and_names_them():
+    with pytest.raises(ValueError, match="last_window must be one of align_end, drop, pad. Received: 'end'"):
+        _geometry(last_window="end")
+    with pytest.raises(ValueError, match="stride must be a positive number of frames or None. Received: stride=0"):
+        _geometry(stride=0)
+    with pytest.raises(ValueError, match="frame_rate=30 must divide sample_rate=16000"):
+        _geometry(frame_rate=30)
+    with pytest.raises(ValueError, match="label_delays must be frames >= 0"):
+        _geometry(label_delays={"valence": -1})
+    with pytest.raises(ValueError, match=r"label_delays names unknown targets \['valance'\]"):
+        _geometry(label_delays={"valance": 3}).delays_for(["valence", "arousal"])
+    assert _geometry(label_delays=DELAYS).delays_for(["arousal", "valence", "liking"]) == [68, 58, 0]
+    assert _geometry().stride == 16 and _geometry().window_samples == 81920
 
 
 @pytest.mark.parametrize(
@@ -72,7 +164,9 @@ def test_window_times_and_samples_are_exact(start, frames, fps, rate, samples):
 def test_window_refuses_a_clock_grid_that_does_not_fit():
     with pytest.raises(ValueError, match="divides the sample rate"):
         Window("r", 1, 16, fractions.Fraction(30000, 1001)).sample_slice(16000)
-    assert Window("r", 32, 128, 25).clip_starts(8) == [32, 48, 64, 80, 96, 112, 128, 144]
+    geometry = _geometry()
+    assert geometry.window("r", 32) == Window("r", 32, 128, 25)
+    assert [span.start for span in geometry.clip_spans(32)] == [32, 48, 64, 80, 96, 112, 128, 144]
 
 
 def _csv(tmp_path, text, name="labels.csv"):

@@ -99,9 +99,7 @@ def make_dataset(
     if unknown or not modalities:
         raise ValueError(f"modalities must name 'video' and/or 'audio'. Received: {modalities!r}")
     if windows.last_window == "pad":
-        raise ValueError(
-            "make_dataset cuts whole windows only: last_window must be 'align_end' or 'drop', not 'pad'"
-        )
+        raise ValueError("make_dataset cuts whole windows only: last_window must be 'align_end' or 'drop', not 'pad'")
     metadata = shard_format.read_metadata(data_dir)
     check_rates(windows, metadata, data_dir)
     targets = metadata["targets"]

@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from emokeras.atomic_write import atomic_path
 from emokeras.atomic_write import write_json_atomically
 from emokeras.data import shard_format
 from emokeras.data.labels import LabelError
@@ -22,14 +23,15 @@ MISSING_AUDIO_RULES = ("error", "silence")
 def prepare_recordings(
     recordings,
     out_dir,
+    *,
+    frame_rate,
+    sample_rate,
+    image_size,
     targets=None,
-    frame_rate=25,
-    sample_rate=16000,
-    image_size=224,
     face_crop=True,
     detect_every=1,
-    jpeg_quality=90,
-    min_frames=128,
+    jpeg_quality=shard_format.JPEG_QUALITY,
+    min_frames=1,
     allow_missing_labels=False,
     missing_audio="error",
     workers=None,
@@ -51,19 +53,19 @@ def prepare_recordings(
     Args:
         recordings: a list of `emokeras.data.Recording`.
         out_dir: output folder (shards, `metadata.json`, `report.json`).
+        frame_rate: video frames per second after resampling (the model's);
+            must divide `sample_rate`.
+        sample_rate: audio samples per second (the model's).
+        image_size: side of the square face crops (the model's).
         targets: target names, in order (default: from the first
             recording's labels).
-        frame_rate: video frames per second after resampling; must divide
-            `sample_rate`.
-        sample_rate: audio samples per second.
-        image_size: side of the square face crops.
         face_crop: detect and crop faces; `False` takes a centre crop.
         detect_every: run the face detector every this many frames (the
             smoothed box carries over in between); detection dominates the
             cost of `prepare`, so 5 is about 4x faster on long recordings.
         jpeg_quality: JPEG quality of the stored crops.
-        min_frames: recordings shorter than this (one window, e.g. 8 x 16)
-            fail.
+        min_frames: recordings shorter than this fail (e.g. one window of
+            the model, 8 x 16 frames).
         allow_missing_labels: store missing labels as masked instead of
             failing.
         missing_audio: `"error"` (default) or `"silence"` (with a warning in
@@ -233,7 +235,6 @@ def _write_shard(
     allow_missing_labels,
     missing_audio,
 ):
-    import cv2
     import tensorflow as tf
 
     from emokeras.data.face_cropper import FaceCropper
@@ -279,19 +280,13 @@ def _write_shard(
         label_matrix = np.nan_to_num(label_matrix)
 
     shard = shard_format.shard_path(out_dir, recording.split, recording.recording_id)
-    shard.parent.mkdir(parents=True, exist_ok=True)
-    temporary = shard.with_name(f".{shard.name}.{os.getpid()}.partial")
     cropper = FaceCropper(output_size=image_size, detect_every=detect_every) if face_crop else None
     frames_written = 0
-    try:
+    with atomic_path(shard) as temporary:
         with tf.io.TFRecordWriter(os.fspath(temporary)) as writer:
             for index, frame in iter_video_frames(recording.video, frame_rate, max_frames=limit):
                 crop = cropper.crop(frame) if cropper else centre_crop(frame, image_size)
-                _, jpeg = cv2.imencode(
-                    ".jpg",
-                    cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
-                    [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality],
-                )
+                jpeg = shard_format.encode_jpeg(crop, jpeg_quality)
                 if audio is None:
                     samples = np.zeros(samples_per_frame, np.float32)
                 else:
@@ -301,7 +296,7 @@ def _write_shard(
                     shard_format.frame_example(
                         recording.recording_id,
                         index,
-                        jpeg.tobytes(),
+                        jpeg,
                         samples,
                         label_matrix[row],
                         mask_matrix[row].astype(np.int64),
@@ -310,10 +305,6 @@ def _write_shard(
                 frames_written = index + 1
         if frames_written < min_frames:
             raise MediaError(_too_short(recording, frames_written, frame_rate, min_frames))
-        os.replace(temporary, shard)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
     entry = {
         "frames": frames_written,
         "duration": frames_written / frame_rate,

@@ -52,6 +52,7 @@ def evaluate_model(
     median_width=None,
     label_delays=None,
     stride=None,
+    last_window="drop",
     features_dir=None,
     batch_size=8,
     postprocess=True,
@@ -72,6 +73,10 @@ def evaluate_model(
         label_delays: annotation delays in frames (default: as in training;
             0 for none).
         stride: frames between windows (default: one clip).
+        last_window: the last-window rule. `"drop"` keeps the windows on the
+            clip grid, so that scoring the raw model and scoring its fusion on
+            cached clip features cover the same frames (the frames after the
+            last whole clip, under 0.64 s per recording, are not scored).
         features_dir: features cached from the model's backbones (`emokeras
             extract-features`, or a two-stage run's `features/`): scores the
             model's fusion regressor on them, without running the backbones.
@@ -89,7 +94,7 @@ def evaluate_model(
     settings = training_settings(model.data_contract, median_width=median_width, label_delays=label_delays)
     processing = {key: settings[key] for key in ("median_width", "label_delays") if key in settings}
     overrides = {"stride": stride} if stride else {}
-    windows = model.window_geometry(label_delays=processing.get("label_delays"), **overrides)
+    windows = model.window_geometry(label_delays=processing.get("label_delays"), last_window=last_window, **overrides)
     median = {"median_width": processing["median_width"]} if "median_width" in processing else {}
     options = dict(windows=windows, features_dir=features_dir, batch_size=batch_size, **median)
     test, targets = model_frame_predictions(model, data_dir, test_split, **options)

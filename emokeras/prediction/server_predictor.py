@@ -1,6 +1,7 @@
 import numpy as np
 
 from emokeras.data.shard_format import encode_jpeg
+from emokeras.serving.names import DEFAULT_MODEL_NAME
 
 
 class ServerPredictor:
@@ -27,7 +28,7 @@ class ServerPredictor:
         `{target: (batch, clips)}` NumPy arrays.
     """
 
-    def __init__(self, server, model_name="emokeras", signature_name=None):
+    def __init__(self, server, model_name=DEFAULT_MODEL_NAME, signature_name=None):
         if server.startswith(("http://", "https://")):
             from emokeras.serving import RestClient
 

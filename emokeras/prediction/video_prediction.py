@@ -33,7 +33,7 @@ def predict_video(
             apart); its label delays do not apply to unlabelled video.
         audio: a separate audio file (default: the video's own track).
         face_crop: detect and crop the face, or take a centre crop (default:
-            as the model's training data was prepared).
+            as the model's training data was prepared; if unknown, crop).
         batch_size: windows per prediction call.
         progress: show a progress bar.
 
@@ -47,12 +47,12 @@ def predict_video(
     from emokeras.data import load_audio
     from emokeras.data import media_info
     from emokeras.models.av_emotion_regressor import geometry_of_contract
+    from emokeras.models.av_emotion_regressor import training_settings
 
     contract = predictor.contract
     geometry = (windows or geometry_of_contract(contract)).without_labels()
     size = contract["image_size"]
-    if face_crop is None:
-        face_crop = contract["training_data"].get("face_crop", True)
+    face_crop = training_settings(contract, face_crop=face_crop).get("face_crop", True)
     window = geometry.window_frames
     spf = geometry.samples_per_frame
     samples = load_audio(audio or video, geometry.sample_rate) if "audio" in contract["inputs"] else None

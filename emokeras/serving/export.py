@@ -10,6 +10,7 @@ import tensorflow as tf
 from emokeras.atomic_write import atomic_path
 from emokeras.atomic_write import write_json_atomically
 from emokeras.data.shard_format import decode_jpeg_frames
+from emokeras.serving.names import DEFAULT_MODEL_NAME
 
 SIGNATURES = ("serving_default", "serving_jpeg", "serving_features", "data_contract")
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -135,7 +136,7 @@ def _warmup_requests(model, model_name, functions):
     return records
 
 
-def export_saved_model(model, base_dir, version, model_name="emokeras", overwrite=False):
+def export_saved_model(model, base_dir, version, model_name=DEFAULT_MODEL_NAME, overwrite=False):
     """Writes `model` as a TF Serving SavedModel at `<base_dir>/<version>/`.
 
     Signatures (all with fixed shapes, float32 outputs named after the

@@ -3,6 +3,7 @@ import time
 import numpy as np
 
 from emokeras.serving.data_contract import parse_data_contract
+from emokeras.serving.names import DEFAULT_MODEL_NAME
 from emokeras.serving.serving_error import ServingError
 
 
@@ -31,7 +32,14 @@ class GrpcClient:
     """
 
     def __init__(
-        self, target, model_name="emokeras", version=None, timeout=60.0, retries=3, backoff=0.5, max_message_mb=256
+        self,
+        target,
+        model_name=DEFAULT_MODEL_NAME,
+        version=None,
+        timeout=60.0,
+        retries=3,
+        backoff=0.5,
+        max_message_mb=256,
     ):
         import grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc

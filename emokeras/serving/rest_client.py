@@ -7,6 +7,7 @@ import urllib.request
 import numpy as np
 
 from emokeras.serving.data_contract import parse_data_contract
+from emokeras.serving.names import DEFAULT_MODEL_NAME
 from emokeras.serving.serving_error import ServingError
 
 # Worth retrying: the server is starting, overloaded or behind a proxy hiccup.
@@ -37,7 +38,7 @@ class RestClient:
     >>> # client.predict({"video": video, "audio": audio})["valence"]
     """
 
-    def __init__(self, url, model_name="emokeras", version=None, timeout=60.0, retries=3, backoff=0.5):
+    def __init__(self, url, model_name=DEFAULT_MODEL_NAME, version=None, timeout=60.0, retries=3, backoff=0.5):
         self.url = url.rstrip("/")
         self.model_name = model_name
         self.version = version

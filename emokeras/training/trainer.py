@@ -336,9 +336,7 @@ def _windows(config, raw, modalities, split, mode, seed, stride=None):
     windows = config.window_geometry()
     if stride:
         windows = dataclasses.replace(windows, stride=stride)
-    common = dict(
-        windows=windows, mode=mode, batch_size=config.batch_size, seed=seed, median_width=config.median_width
-    )
+    common = dict(windows=windows, mode=mode, batch_size=config.batch_size, seed=seed, median_width=config.median_width)
     if raw:
         return make_dataset(config.data, split, modalities=modalities, **common)
     dataset = make_feature_dataset(_run_folder(config) / "features", split, **common)

@@ -13,7 +13,6 @@ written in this file. Presets list only what differs from these defaults.
 """
 
 import dataclasses
-import inspect
 import pathlib
 
 import yaml
@@ -25,17 +24,11 @@ from emokeras.data.features import extract_features
 from emokeras.data.window_geometry import LAST_WINDOW_RULES
 from emokeras.data.window_geometry import WindowGeometry
 from emokeras.models.av_emotion_regressor import AVEmotionRegressor
+from emokeras.signatures import signature_defaults
 
 SCHEDULES = ("two_stage", "end_to_end")
 LR_SCHEDULES = ("paper", "constant")
 DISTRIBUTIONS = ("none", "mirrored", "multi_worker")
-
-
-def signature_defaults(function):
-    """`{argument: default}` of a function's (or class's `__init__`)
-    keyword arguments."""
-    parameters = inspect.signature(function).parameters.values()
-    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 MODEL_DEFAULTS = signature_defaults(AVEmotionRegressor.__init__)

@@ -1,0 +1,5 @@
+import sys
+
+from emokeras.cli import main
+
+sys.exit(main())
