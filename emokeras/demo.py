@@ -113,7 +113,7 @@ def _predict_unseen(model_path, out, manifest):
         test = [row for row in csv.DictReader(handle) if row["split"] == "test"]
     recording = test[0]
     model = load_model(model_path, compile=False)
-    # Windows side by side (not one clip apart): 8x less I3D work for the demo.
+    # Windows side by side, not one clip apart: a fraction of the I3D work.
     windows = model.window_geometry(stride=model.clips * model.frames_per_clip)
     _, paths = predict_video_to_files(
         manifest.parent / recording["video"],

@@ -12,7 +12,7 @@ import numpy as np
 
 # The cascade sees a copy whose longest side is at most this many pixels:
 # faces in talking-head recordings stay far above the cascade's 24 px window,
-# and detection is 2-3x faster than at 640 px.
+# and detection on fewer pixels is faster.
 _DETECT_SIDE = 320
 # OpenCV's usual values. Every frame of the CREMA-D and test clips is found
 # with them; scale_factor=1.2 is faster but loses small, low-contrast faces.

@@ -113,29 +113,24 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
     from emokeras.data.features import extract_features
     from emokeras.saving import load_model
 
-    uses_audio = config.fusion != "visual_only"
-    uses_video = config.fusion != "audio_only"
+    # Stage 1: each unimodal branch the fusion uses (a frozen I3D is not trained).
+    branches = {
+        "audio": (config.fusion != "visual_only", None),
+        "visual": (config.fusion != "audio_only" and not config.freeze_visual_backbone, visual_weights),
+    }
     trained = {}
-    if uses_audio and config.stage1_epochs:
-        trained["audio"] = _run_stage(
+    for branch, (needed, weights) in branches.items():
+        if not (needed and config.stage1_epochs):
+            continue
+        trained[branch] = _run_stage(
             config,
-            out / "stage1_audio",
+            out / f"stage1_{branch}",
             targets,
             strategy,
             progress,
-            build=lambda: build_model(config, targets, fusion="audio_only", visual_weights=None),
-            raw=True,
-            epochs=config.stage1_epochs,
-            learning_rate=config.stage1_learning_rate,
-        )
-    if uses_video and config.stage1_epochs and not config.freeze_visual_backbone:
-        trained["visual"] = _run_stage(
-            config,
-            out / "stage1_visual",
-            targets,
-            strategy,
-            progress,
-            build=lambda: build_model(config, targets, fusion="visual_only", visual_weights=visual_weights),
+            build=lambda branch=branch, weights=weights: build_model(
+                config, targets, fusion=f"{branch}_only", visual_weights=weights
+            ),
             raw=True,
             epochs=config.stage1_epochs,
             learning_rate=config.stage1_learning_rate,

@@ -225,7 +225,7 @@ PRESETS = {
     "demo": {
         "image_size": 96,
         "audio_filters": [16, 32, 64, 128, 1024],
-        # Chosen on the dev split (the README's demo section).
+        # Chosen on the dev split.
         "dropout_rate": 0.2,
         "epochs": 20,
         # A higher rate let a tanh head saturate (constant output) in
