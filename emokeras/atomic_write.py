@@ -86,6 +86,11 @@ def save_model_atomically(model, path):
     return path
 
 
+def temporaries(folder):
+    """The temporaries left in `folder` by writers that were killed."""
+    return sorted(pathlib.Path(folder).glob(f".*{PARTIAL_MARK}*"))
+
+
 def remove(path):
     """Removes a file or a folder tree, if there."""
     path = pathlib.Path(path)

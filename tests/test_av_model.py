@@ -22,6 +22,7 @@ def test_every_table_row_builds_predicts_and_round_trips(fusion, visual_backbone
     model = build_av_model(fusion=fusion, visual_backbone=visual_backbone, **TINY_AV)
     window = _inputs_for(model, tiny_window(batch=3))
     expected_inputs = {"audio_only": {"audio"}, "visual_only": {"video"}}.get(fusion, {"audio", "video"})
+    expected_inputs |= {"valid_frames"}
     assert set(model.input) == expected_inputs
     outputs = model.predict(window, verbose=0)
     assert set(outputs) == {"valence", "arousal"}

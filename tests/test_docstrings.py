@@ -12,6 +12,8 @@ MODULES = [
     "emokeras.layers.log_mel_spectrogram",
     "emokeras.layers.fold_clips",
     "emokeras.layers.unfold_clips",
+    "emokeras.layers.window_padding",
+    "emokeras.layers.clip_mask",
     "emokeras.backbones.conv_bn_relu",
     "emokeras.backbones.inception_module",
     "emokeras.backbones.i3d",
@@ -23,6 +25,7 @@ MODULES = [
     "emokeras.metrics.concordance_correlation_metric",
     "emokeras.losses.concordance_correlation_loss",
     "emokeras.data.window",
+    "emokeras.data.window_geometry",
     "emokeras.data.face_cropper",
     "emokeras.data.synthetic_corpus",
 ]

@@ -113,3 +113,9 @@ def test_smooth_and_shift_against_a_direct_computation():
     medians = [np.median(np.pad(series, 1, mode="edge")[i : i + 3]) for i in range(len(series))]
     expected = [medians[0], medians[0]] + medians[:-2]
     np.testing.assert_allclose(smooth_and_shift(series, 3, 2), expected)
+    # A series shorter than the delay (a 2 s utterance against a 4 s delay)
+    # keeps its length: every frame takes the first value.
+    np.testing.assert_allclose(smooth_and_shift(series, 1, 100), [series[0]] * len(series))
+    padded = np.pad(series, 20, mode="edge")
+    medians = [np.median(padded[i : i + 41]) for i in range(len(series))]
+    np.testing.assert_allclose(smooth_and_shift(series, 41, 7), [medians[0]] * len(series))

@@ -71,9 +71,9 @@ def test_stitched_predictions_match_a_window_by_window_computation(model, video,
     np.testing.assert_allclose(predictions["arousal"], expected[:, 1], atol=1e-5)
 
 
-def test_too_short_video_is_refused(model, tmp_path):
-    short = write_media(tmp_path / "short.mov", seconds=0.4, fps=25)
-    with pytest.raises(ValueError, match="short.mov has 10 frames .* shorter than one window of 16"):
+def test_a_video_shorter_than_one_clip_is_refused(model, tmp_path):
+    short = write_media(tmp_path / "short.mov", seconds=0.2, fps=25)
+    with pytest.raises(ValueError, match=r"short.mov has 5 frames \(0.20 s\), shorter than one clip of 8 frames"):
         predict_video(short, LocalPredictor(model), face_crop=False, progress=False)
 
 

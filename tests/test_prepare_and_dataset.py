@@ -106,12 +106,14 @@ def test_rerun_skips_finished_recordings(prepared, corpus):
 
 def test_training_dataset_yields_the_models_inputs(prepared):
     dataset = make_dataset(prepared, "train", windows=WINDOWS, batch_size=4, seed=1)
-    inputs, targets = next(iter(dataset))
+    inputs, targets, weights = next(iter(dataset))
     assert inputs["video"].shape == (4, 32, 32, 32, 3) and inputs["video"].dtype.name == "uint8"
     assert inputs["audio"].shape == (4, 32 * 640) and inputs["audio"].dtype.name == "float32"
+    assert inputs["valid_frames"].numpy().tolist() == [32] * 4  # 6 s recordings: whole windows
     assert set(targets) == {"valence", "arousal"} and targets["valence"].shape == (4, 2)
+    assert np.all(weights["arousal"].numpy() == 1.0)  # every clip real and labelled
     # Windows start at random offsets in training; the seed makes it repeatable.
-    starts = lambda: [read_frame_code(x["video"][b, 0].numpy()) for x, _ in dataset.take(3) for b in range(4)]
+    starts = lambda: [read_frame_code(x["video"][b, 0].numpy()) for x, _, _ in dataset.take(3) for b in range(4)]
     first = starts()
     assert first == starts() or len(set(first)) > 1
 
@@ -194,7 +196,7 @@ def test_scalar_targets_per_recording(tmp_path):
     (tmp_path / "m.csv").write_text("recording_id,video,audio,labels,split,fatigue\na,a.mp4,,,train,7.5\n")
     report = prepare_recordings(read_manifest(tmp_path / "m.csv"), tmp_path / "out", **SMALL)
     assert report["recordings"]["a"]["frames"] == 50
-    _, targets = next(iter(make_dataset(tmp_path / "out", "train", windows=WINDOWS, batch_size=1)))
+    _, targets, _ = next(iter(make_dataset(tmp_path / "out", "train", windows=WINDOWS, batch_size=1)))
     np.testing.assert_allclose(targets["fatigue"].numpy(), 7.5)
 
 
@@ -274,7 +276,7 @@ def test_bad_inputs_fail_with_the_file_named_and_others_still_written(tmp_path, 
             shared_file("real_media/faces/carphone_no_audio.mp4"),
             "carphone_no_audio.mp4 has no audio stream",
         ),
-        "short": (short, "only 25 frames .* one window needs 32 frames"),
+        "short": (short, r"only 25 frames \(1.00 s\) .* at least 32 frames \(1.28 s\) are needed \(--min-frames\)"),
     }
     recordings = [Recording(name, str(path), label_csv=str(labels)) for name, (path, _) in cases.items()]
     recordings.append(Recording("good", str(good), label_csv=str(labels)))
@@ -297,7 +299,7 @@ def test_missing_audio_as_silence_by_option(tmp_path, shared_file):
     report = _prepare_one(tmp_path, Recording("car", str(video), label_csv=str(labels)), missing_audio="silence")
     entry = report["recordings"]["car"]
     assert entry["status"] == "ok" and "silence used" in entry["warnings"][0]
-    inputs, _ = next(iter(make_dataset(tmp_path / "out", "train", windows=WINDOWS, batch_size=1)))
+    inputs, _, _ = next(iter(make_dataset(tmp_path / "out", "train", windows=WINDOWS, batch_size=1)))
     assert np.all(inputs["audio"].numpy() == 0.0)
 
 

@@ -55,11 +55,17 @@ def test_layout_warmup_requests_and_saved_model_cli(exported, tmp_path):
     assert exported.name == "1" and not list(exported.parent.glob(".*"))
     records = list(tf.data.TFRecordDataset(str(exported / "assets.extra" / "tf_serving_warmup_requests")))
     logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in records]
-    assert [log.predict_log.request.model_spec.signature_name for log in logs] == [
+    requests = [log.predict_log.request for log in logs]
+    assert [request.model_spec.signature_name for request in requests] == [
+        "serving_default",
         "serving_default",
         "serving_features",
+        "serving_features",
     ]
-    assert logs[0].predict_log.request.inputs["video"].tensor_shape.dim[1].size == 16
+    assert requests[0].inputs["video"].tensor_shape.dim[1].size == 16
+    # A whole window, then a 2.2 s utterance (the whole 16-frame window of this tiny model).
+    assert [tf.make_ndarray(r.inputs["valid_frames"]).tolist() for r in requests[:2]] == [[16], [16]]
+    assert [tf.make_ndarray(r.inputs["valid_clips"]).tolist() for r in requests[2:]] == [[2], [2]]
 
     show = subprocess.run(
         [pathlib.Path(sys.executable).parent / "saved_model_cli", "show", "--dir", str(exported), "--all"],
@@ -83,6 +89,7 @@ def test_layout_warmup_requests_and_saved_model_cli(exported, tmp_path):
     window = tiny_window(batch=2)
     np.save(tmp_path / "video.npy", window["video"])
     np.save(tmp_path / "audio.npy", window["audio"])
+    np.save(tmp_path / "valid.npy", window["valid_frames"])
     run = subprocess.run(
         [
             pathlib.Path(sys.executable).parent / "saved_model_cli",
@@ -94,7 +101,7 @@ def test_layout_warmup_requests_and_saved_model_cli(exported, tmp_path):
             "--signature_def",
             "serving_default",
             "--inputs",
-            f"video={tmp_path / 'video.npy'};audio={tmp_path / 'audio.npy'}",
+            f"video={tmp_path / 'video.npy'};audio={tmp_path / 'audio.npy'};valid_frames={tmp_path / 'valid.npy'}",
         ],
         capture_output=True,
         text=True,
@@ -109,16 +116,16 @@ def test_reloaded_signatures_match_keras(model, exported, batch):
     loaded = tf.saved_model.load(str(exported))
     window = tiny_window(batch=batch, seed=batch)
     expected = model.predict(window, verbose=0)
-    outputs = loaded.signatures["serving_default"](
-        video=tf.constant(window["video"]), audio=tf.constant(window["audio"])
-    )
+    outputs = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in window.items()})
     for target in ("valence", "arousal"):
         assert outputs[target].dtype == tf.float32 and outputs[target].shape == (batch, 2)
         np.testing.assert_allclose(outputs[target].numpy(), expected[target], atol=1e-5)
 
     jpegs, decoded = _jpeg_window(window)
     from_jpeg = loaded.signatures["serving_jpeg"](
-        video_jpeg=tf.constant(jpegs.astype(bytes)), audio=tf.constant(window["audio"])
+        video_jpeg=tf.constant(jpegs.astype(bytes)),
+        audio=tf.constant(window["audio"]),
+        valid_frames=tf.constant(window["valid_frames"]),
     )
     expected_jpeg = model.predict(dict(window, video=decoded), verbose=0)
     np.testing.assert_allclose(from_jpeg["valence"].numpy(), expected_jpeg["valence"], atol=1e-5)
@@ -127,6 +134,7 @@ def test_reloaded_signatures_match_keras(model, exported, batch):
         "visual_features": model.visual_encoder.predict(window["video"], verbose=0),
         "audio_features": model.audio_encoder.predict(window["audio"], verbose=0),
     }
+    features["valid_clips"] = np.full(batch, 2, np.int32)
     from_features = loaded.signatures["serving_features"](**{k: tf.constant(v) for k, v in features.items()})
     np.testing.assert_allclose(from_features["arousal"].numpy(), expected["arousal"], atol=1e-5)
 
@@ -141,14 +149,19 @@ def test_reloaded_signatures_match_keras(model, exported, batch):
 def test_wrong_shapes_are_named(exported):
     loaded = tf.saved_model.load(str(exported))
     window = tiny_window()
+    call = lambda **changes: loaded.signatures["serving_default"](
+        **{k: tf.constant(v) for k, v in dict(window, **changes).items()}
+    )
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"input `video` must have shape \(batch, 16, 16, 16, 3\)"):
-        loaded.signatures["serving_default"](
-            video=tf.constant(window["video"][:, :8]), audio=tf.constant(window["audio"])
-        )
+        call(video=window["video"][:, :8])
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"input `audio` must have shape \(batch, 10240\)"):
-        loaded.signatures["serving_default"](
-            video=tf.constant(window["video"]), audio=tf.constant(window["audio"][:, :100])
-        )
+        call(audio=window["audio"][:, :100])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"input `valid_frames` must be at most 16"):
+        call(valid_frames=np.array([16, 17], np.int32))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"input `valid_frames` must be at least 1"):
+        call(valid_frames=np.array([0, 3], np.int32))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"`valid_frames` needs one value per window"):
+        call(valid_frames=np.array([16], np.int32))
 
 
 def test_graph_has_only_stock_ops_and_nothing_xla(exported):
@@ -224,7 +237,8 @@ def test_rest_and_grpc_clients_match_keras(model, servers):
         np.testing.assert_allclose(over_grpc[target], expected[target], atol=1e-5)
     jpegs, decoded = _jpeg_window(window)
     from_jpeg = RestClient(rest_url).predict(
-        {"video_jpeg": jpegs.astype(bytes), "audio": window["audio"]}, "serving_jpeg"
+        {"video_jpeg": jpegs.astype(bytes), "audio": window["audio"], "valid_frames": window["valid_frames"]},
+        "serving_jpeg",
     )
     np.testing.assert_allclose(
         from_jpeg["valence"], model.predict(dict(window, video=decoded), verbose=0)["valence"], atol=1e-5
@@ -267,12 +281,13 @@ def test_malformed_requests_get_the_servers_message(servers):
         rest.predict(short)
     with pytest.raises(ServingError, match=r"(?s)INVALID_ARGUMENT: .*input `video` must have shape"):
         grpc_client.predict(short)
+    without_audio = {"video": window["video"], "valid_frames": window["valid_frames"]}
     with pytest.raises(ServingError, match=r"HTTP 400: .*missing \['audio'\]"):
-        rest.predict({"video": window["video"]})
+        rest.predict(without_audio)
     with pytest.raises(ServingError, match=r"INVALID_ARGUMENT: .*missing \['audio'\]"):
-        grpc_client.predict({"video": window["video"]})
+        grpc_client.predict(without_audio)
     with pytest.raises(ServingError, match=r"HTTP 400: Expects arg\[audio\] to be float32 but string is provided"):
-        rest.predict({"video": window["video"], "audio": np.array([[b"x"] * SAMPLES])})
+        rest.predict(dict(without_audio, audio=np.array([[b"x"] * SAMPLES])))
     with pytest.raises(ServingError, match="HTTP 404"):
         RestClient(rest_url, model_name="other", retries=0).predict(window)
     with pytest.raises(ServingError, match="NOT_FOUND"):
@@ -297,3 +312,56 @@ def test_cli_export(model, tmp_path):
     assert (tmp_path / "served" / "2" / "saved_model.pb").exists()
     again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert again.returncode == 2 and "--overwrite" in again.stderr
+
+
+# Windows of 8 clips of 8 frames (2.56 s): a 2.2 s utterance (55 frames, as
+# CREMA-D's) fills 7 clips, the last one partly, and leaves one clip of padding.
+UTTERANCE_MODEL = dict(TINY_AV, clips=8)
+UTTERANCE_FRAMES = 55
+
+
+def _utterance_window(seed, padding_seed):
+    """A 2.2 s utterance padded to a window, the padding drawn from
+    `padding_seed` (its content must not matter)."""
+    rng, noise = np.random.default_rng(seed), np.random.default_rng(padding_seed)
+    video = noise.integers(0, 256, (1, 64, 16, 16, 3), dtype=np.uint8)
+    audio = noise.normal(size=(1, 64 * 640)).astype("float32")
+    video[:, :UTTERANCE_FRAMES] = rng.integers(0, 256, (1, UTTERANCE_FRAMES, 16, 16, 3), dtype=np.uint8)
+    audio[:, : UTTERANCE_FRAMES * 640] = rng.normal(scale=0.1, size=(1, UTTERANCE_FRAMES * 640))
+    return {"video": video, "audio": audio, "valid_frames": np.array([UTTERANCE_FRAMES], np.int32)}
+
+
+@pytest.mark.parametrize("fusion", ["cross_attention", "lstm"])
+def test_a_padded_utterance_through_the_reloaded_saved_model_and_the_servers(fusion, tmp_path):
+    keras.utils.set_random_seed(8)
+    model = build_av_model(fusion=fusion, **UTTERANCE_MODEL)
+    base = tmp_path / "emokeras"
+    loaded = tf.saved_model.load(str(export_saved_model(model, base, version=1)))
+    signature = loaded.signatures["serving_default"]
+    window = _utterance_window(seed=1, padding_seed=2)
+    served = signature(**{k: tf.constant(v) for k, v in window.items()})
+    expected = model.predict(window, verbose=0)
+    # Other padding, same valid clips (7 of 8: the partly filled one counts).
+    repadded = signature(**{k: tf.constant(v) for k, v in _utterance_window(seed=1, padding_seed=3).items()})
+    for target in ("valence", "arousal"):
+        np.testing.assert_allclose(served[target].numpy(), expected[target], atol=1e-5)
+        np.testing.assert_allclose(repadded[target].numpy()[:, :7], served[target].numpy()[:, :7], atol=1e-6)
+    # The warm-up requests hold the same utterance, padded.
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    records = tf.data.TFRecordDataset(str(base / "1" / "assets.extra" / "tf_serving_warmup_requests"))
+    requests = [prediction_log_pb2.PredictionLog.FromString(r.numpy()).predict_log.request for r in records]
+    assert tf.make_ndarray(requests[1].inputs["valid_frames"]).tolist() == [UTTERANCE_FRAMES]
+    assert tf.make_ndarray(requests[3].inputs["valid_clips"]).tolist() == [7]
+
+    # Through the REST and gRPC protocols, as a client sends it.
+    stand_in = ModelStandIn(base)
+    rest, rest_url = make_rest_server(stand_in)
+    grpc_server, grpc_target = make_grpc_server(stand_in)
+    try:
+        for client in (RestClient(rest_url), GrpcClient(grpc_target)):
+            answer = client.predict(window)
+            np.testing.assert_allclose(answer["arousal"], expected["arousal"], atol=1e-5)
+    finally:
+        rest.shutdown()
+        grpc_server.stop(0)

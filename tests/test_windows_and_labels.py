@@ -1,3 +1,4 @@
+import dataclasses
 import fractions
 import math
 
@@ -35,14 +36,17 @@ WINDOW_TABLE = [
     (300, 128, "align_end", None, [0, 128, 172]),
     (300, 128, "pad", None, [0, 128, 256]),
     (256, 128, "align_end", None, [0, 128]),
-    (127, 16, "align_end", None, []),
-    (127, 16, "drop", None, []),
+    # Shorter than one window: one padded window, whatever the rule.
+    (127, 16, "align_end", None, [0]),
+    (127, 16, "drop", None, [0]),
     (127, 16, "pad", None, [0]),
+    (16, 16, "align_end", None, [0]),
     (1, 16, "pad", None, [0]),
     (0, 16, "pad", None, []),
     # Labels delayed by up to 68 frames leave N - 68 usable frames.
     (196, 16, "align_end", DELAYS, [0]),
-    (195, 16, "align_end", DELAYS, []),
+    (195, 16, "align_end", DELAYS, [0]),
+    (68, 16, "align_end", DELAYS, []),
     (195, 16, "pad", DELAYS, [0]),
     (197, 16, "align_end", DELAYS, [0, 1]),
     (200, 128, "align_end", 2, [0, 70]),
@@ -71,8 +75,12 @@ def test_python_and_in_graph_rules_agree_around_every_boundary(stride, rule, del
             graph = geometry.starts_in_graph(frames, offset).numpy().tolist()
             assert python == graph, (frames, offset)
             _check_rule(python, frames - geometry.max_delay, geometry.window_frames, stride, rule, offset)
-        grid_clips = frames // geometry.frames_per_clip
-        assert geometry.grid_starts(grid_clips, 2) == geometry.grid_starts_in_graph(grid_clips, 2).numpy().tolist()
+        grid = geometry.grid_starts(frames, 2)
+        assert grid == geometry.grid_starts_in_graph(frames, 2).numpy().tolist()
+        # On the clip grid, "pad" and "drop" cut the frame rule's own windows.
+        if rule != "align_end":
+            frame_rule = dataclasses.replace(geometry, stride=2 * geometry.frames_per_clip).starts(frames)
+            assert [start * geometry.frames_per_clip for start in grid] == frame_rule
 
 
 def _check_rule(starts, usable, window, stride, rule, offset):
@@ -80,6 +88,9 @@ def _check_rule(starts, usable, window, stride, rule, offset):
     whole = [s for s in starts if s + window <= usable]
     assert starts == sorted(set(starts)) and all(s >= offset for s in starts)
     regular = [s for s in range(offset, usable - window + 1) if (s - offset) % stride == 0]
+    if not regular:  # shorter than a window: one padded window, or nothing to window
+        assert starts == ([offset] if usable > offset else [])
+        return
     assert whole[: len(regular)] == regular  # every window that fits on the stride grid
     if rule == "drop":
         assert starts == regular

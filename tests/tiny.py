@@ -16,11 +16,14 @@ FRAMES = TINY_AV["clips"] * TINY_AV["frames_per_clip"]
 SAMPLES = TINY_AV["clips"] * 5120  # 8 frames at 25 fps = 0.32 s = 5120 samples
 
 
-def tiny_window(batch=2, seed=0):
+def tiny_window(batch=2, seed=0, valid_frames=FRAMES):
+    """Random windows of the tiny model; `valid_frames` real frames each (an
+    int, or one per window), the rest padding."""
     rng = np.random.default_rng(seed)
     return {
         "video": rng.integers(0, 256, (batch, FRAMES, 16, 16, 3), dtype=np.uint8),
         "audio": rng.normal(scale=0.1, size=(batch, SAMPLES)).astype("float32"),
+        "valid_frames": np.broadcast_to(np.asarray(valid_frames, np.int32), (batch,)).copy(),
     }
 
 

@@ -5,6 +5,7 @@ from emokeras.cli.arguments import given
 
 
 def add_parser(commands, name, summary):
+    from emokeras.data.window_geometry import LAST_WINDOW_RULES
     from emokeras.evaluation.evaluate import evaluate_model
 
     default = lambda flag: f"default: {default_of(evaluate_model, flag)}"
@@ -34,7 +35,7 @@ def add_parser(commands, name, summary):
         help="annotation delays in frames, e.g. valence=58,arousal=68, or 0 for none (default: as in training)",
     )
     parser.add_argument("--stride", type=int, help="frames between windows (default: one clip)")
-    parser.add_argument("--last-window", choices=("align_end", "drop"), help=default("last_window"))
+    parser.add_argument("--last-window", choices=LAST_WINDOW_RULES, help=default("last_window"))
     parser.add_argument("--batch-size", type=int, help=default("batch_size"))
     parser.add_argument("--no-postprocessing", action="store_true")
     parser.set_defaults(run=run)

@@ -40,7 +40,10 @@ def add_parser(commands, name, summary):
             f"--{flag.replace('_', '-')}", type=int, help=f"default: {model_default(flag)}, the model's"
         )
     parser.add_argument(
-        "--min-frames", type=int, help=f"shortest recording kept (default: one window, {_one_window()} frames)"
+        "--min-frames",
+        type=int,
+        help=f"shortest recording kept (default: one clip, {model_default('frames_per_clip')} frames); "
+        "a recording shorter than a window is padded into one",
     )
     parser.add_argument("--no-face-crop", action="store_true", help="videos are already face crops")
     parser.add_argument(
@@ -60,12 +63,9 @@ def add_parser(commands, name, summary):
     parser.set_defaults(run=run)
 
 
-def _one_window():
-    return model_default("clips") * model_default("frames_per_clip")
-
-
 def run(args):
     from emokeras.data import PrepareError
+    from emokeras.data import WindowGeometry
     from emokeras.data import prepare_recordings
     from emokeras.data import read_manifest
     from emokeras.data import recola_recordings
@@ -74,9 +74,16 @@ def run(args):
         print("emokeras prepare: give a MANIFEST or --recola ROOT (one of them)", file=sys.stderr)
         return 2
     recordings = read_manifest(args.manifest) if args.manifest else recola_recordings(args.recola)
-    options = {name: model_default(name) for name in ("frame_rate", "sample_rate", "image_size")}
-    options["min_frames"] = _one_window()
-    options.update(given(args, "frame_rate", "sample_rate", "image_size", "min_frames", "detect_every", "workers"))
+    options = {name: model_default(name) for name in ("frame_rate", "sample_rate", "image_size", "frames_per_clip")}
+    options.update(given(args, "frame_rate", "sample_rate", "image_size", "detect_every", "workers"))
+    options["min_frames"] = args.min_frames or options["frames_per_clip"]
+    # The report counts windows and padded clips at the model's default geometry.
+    options["windows"] = WindowGeometry(
+        clips=model_default("clips"),
+        frames_per_clip=options.pop("frames_per_clip"),
+        frame_rate=options["frame_rate"],
+        sample_rate=options["sample_rate"],
+    )
     if args.targets:
         options["targets"] = args.targets.split(",")
     try:

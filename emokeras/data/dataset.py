@@ -63,11 +63,14 @@ def make_dataset(
     `windows` (in training from a random first offset, so windows start at
     different frames every epoch), decodes the JPEG crops, and yields what
     `AVEmotionRegressor` takes: `({"video": uint8 (batch, L*T, S, S, 3),
-    "audio": float32 (batch, L*T*samples_per_frame)}, {target: (batch,
-    L)})`, plus `{target: (batch, L)}` sample weights (fraction of labelled
-    frames per clip) when the data was prepared with missing labels allowed.
-    Clip targets are the means of the frames' labels after the optional
-    median filter and the annotation delays of `windows`.
+    "audio": float32 (batch, L*T*samples_per_frame), "valid_frames": int32
+    (batch,)}, {target: (batch, L)}, {target: (batch, L)})`: inputs, clip
+    targets and clip sample weights. A recording (or a padded tail) shorter
+    than a window fills one window: `valid_frames` real frames, then the last
+    frame repeated and silence. Clip targets are the means of the labelled
+    real frames after the optional median filter and the annotation delays
+    of `windows`; a clip's weight is its share of labelled real frames (0 for
+    a clip of padding, below 1 for a partly filled or partly labelled clip).
 
     Args:
         data_dir: the folder `emokeras prepare` wrote.
@@ -77,10 +80,10 @@ def make_dataset(
             `model.window_geometry()`); its rates must be the data's.
         mode: `"train"` (shuffled, random window offsets, full batches only,
             for `fit`) or `"eval"` (every window once, recordings and windows in
-            order, last partial batch kept, and a third element
-            `{"recording_id", "start_frame", "start_time"}` per window (time in
-            seconds) so predictions can be put back on each recording's
-            timeline).
+            order, last partial batch kept, and as third element
+            `{"recording_id", "start_frame", "start_time", "weights"}` per
+            window (time in seconds) so predictions can be put back on each
+            recording's timeline).
         batch_size: windows per batch.
         seed: seed of the shuffling and window offsets.
         shuffle_buffer: windows in the shuffle buffer (train mode).
@@ -98,8 +101,6 @@ def make_dataset(
     unknown = set(modalities) - {"video", "audio"}
     if unknown or not modalities:
         raise ValueError(f"modalities must name 'video' and/or 'audio'. Received: {modalities!r}")
-    if windows.last_window == "pad":
-        raise ValueError("make_dataset cuts whole windows only: last_window must be 'align_end' or 'drop', not 'pad'")
     metadata = shard_format.read_metadata(data_dir)
     check_rates(windows, metadata, data_dir)
     targets = metadata["targets"]
@@ -108,7 +109,6 @@ def make_dataset(
     size = metadata["image_size"]
     spec = shard_format.frame_feature_spec(metadata["samples_per_frame"], len(targets))
     training = mode == "train"
-    with_weights = metadata["allow_missing_labels"]
 
     def windows_of_recording(path, count, random_value):
         frames = tf.data.TFRecordDataset(path).map(lambda record: tf.io.parse_single_example(record, spec))
@@ -116,20 +116,34 @@ def make_dataset(
         recording = frames.batch(count).get_single_element()
         labels, mask, _ = process_labels(recording["labels"], recording["label_mask"] > 0, median_width, delays)
         offset = windows.training_offset(random_value, count) if training else 0
-        starts = windows.starts_in_graph(tf.cast(count, tf.int32), offset)
+        frames = tf.cast(count, tf.int32)
+        starts = windows.starts_in_graph(frames, offset)
 
         def cut(start):
-            span = slice(start, start + window)
-            clip_labels, clip_weights = clip_targets(labels[span], mask[span], windows.clips)
-            element = {
-                "jpeg": recording["jpeg"][span],
-                "audio": tf.reshape(recording["audio"][span], [windows.window_samples]),
+            # A window past the end (a short recording, a padded tail) holds
+            # `valid` real frames, then the last frame again and silence; the
+            # model masks its empty clips and the loss weighs each clip by
+            # its labelled real frames (none in padding).
+            valid = tf.minimum(window, frames - start)
+            padding = window - valid
+            jpeg = recording["jpeg"][start : start + valid]
+            labelled = slice(start, start + window)
+            unlabelled = window - tf.shape(labels[labelled])[0]
+            clip_labels, clip_weights = clip_targets(
+                tf.pad(labels[labelled], [[0, unlabelled], [0, 0]]),
+                tf.pad(mask[labelled], [[0, unlabelled], [0, 0]]),
+                windows.clips,
+            )
+            audio = tf.pad(recording["audio"][start : start + valid], [[0, padding], [0, 0]])
+            return {
+                "jpeg": tf.concat([jpeg, tf.repeat(jpeg[-1:], padding)], 0),
+                "audio": tf.reshape(audio, [windows.window_samples]),
+                "valid_frames": valid,
                 "labels": clip_labels,
                 "weights": clip_weights,
                 "recording_id": recording["recording_id"][0],
                 "start_frame": start,
             }
-            return element
 
         return tf.data.Dataset.from_tensor_slices(starts).map(cut)
 
@@ -152,23 +166,23 @@ def make_dataset(
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
 
     def to_model_inputs(element):
-        inputs = {}
+        inputs = {"valid_frames": element["valid_frames"]}
         if "video" in modalities:
             video = shard_format.decode_jpeg_frames(element["jpeg"])
             inputs["video"] = tf.ensure_shape(video, [window, size, size, 3])
         if "audio" in modalities:
             inputs["audio"] = element["audio"]
         outputs = {t: element["labels"][:, j] for j, t in enumerate(targets)}
+        weights = {t: element["weights"][:, j] for j, t in enumerate(targets)}
         if mode == "eval":
             info = {
                 "recording_id": element["recording_id"],
                 "start_frame": element["start_frame"],
                 "start_time": tf.cast(element["start_frame"], tf.float64) / metadata["frame_rate"],
+                "weights": weights,
             }
             return inputs, outputs, info
-        if with_weights:
-            return inputs, outputs, {t: element["weights"][:, j] for j, t in enumerate(targets)}
-        return inputs, outputs
+        return inputs, outputs, weights
 
     dataset = dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     dataset = dataset.batch(batch_size, drop_remainder=training)

@@ -4,10 +4,11 @@ stage).
 
 `extract_features` writes `<out>/features/<split>/<recording_id>.tfrecord`,
 one `tf.train.Example` per clip of `frames_per_clip` frames on the clip grid
-of the recording (clip `c` = frames `[c T, (c + 1) T)`): `visual` and
-`audio` feature vectors and the clip's per-frame `labels` / `label_mask`.
-`make_feature_dataset` cuts windows of consecutive clips for
-`AVFusionRegressor`.
+of the recording (clip `c` = frames `[c T, (c + 1) T)`; the last clip may be
+partly filled, padded as the model pads a window): `visual` and `audio`
+feature vectors, the clip's real `frames` and its per-frame `labels` /
+`label_mask`. `make_feature_dataset` cuts windows of consecutive clips for
+`AVFusionRegressor`, padding and masking clips past the end.
 """
 
 import dataclasses
@@ -26,33 +27,36 @@ from emokeras.data.label_processing import clip_targets
 from emokeras.data.label_processing import process_labels
 
 FEATURES_METADATA = "features_metadata.json"
+FEATURE_NAMES = ("visual_features", "audio_features")
 
 # In a graph, map_fn decodes the frames in parallel; run eagerly it would be
 # a Python loop over frames.
 _decode_jpeg_frames = tf.function(shard_format.decode_jpeg_frames, reduce_retracing=True)
 
 
-def _grid_windows(path, count, windows, spec, size):
-    """A recording's clip grid (clip `c` = frames `[c T, (c + 1) T)`) cut
-    into side-by-side windows, the last one padded: `(inputs, labels, mask,
-    grid_clips)`."""
+def _side_by_side_windows(path, count, windows, spec):
+    """A recording cut into side-by-side windows from frame 0, the last one
+    padded: `(inputs, labels, mask, clips)` with `clips` the clips holding
+    real frames, and labels padded (masked) to whole clips."""
     records = tf.data.TFRecordDataset(path).batch(count).get_single_element()
     recording = tf.io.parse_example(records, spec)
-    grid_clips = count // windows.frames_per_clip
-    if grid_clips == 0:
-        raise ValueError(f"{path} has {count} frames, fewer than one clip of {windows.frames_per_clip}")
-    grid_frames = grid_clips * windows.frames_per_clip
     side_by_side = dataclasses.replace(windows, stride=windows.window_frames, last_window="pad", label_delays=None)
-    starts = side_by_side.starts(grid_frames)
-    padding = starts[-1] + windows.window_frames - grid_frames
-    video = _decode_jpeg_frames(recording["jpeg"][:grid_frames])
+    starts = side_by_side.starts(count)
+    padding = len(starts) * windows.window_frames - count
+    video = _decode_jpeg_frames(recording["jpeg"])
+    # The padding's content is replaced by the model (`valid_frames`).
     video = tf.pad(video, [[0, padding], [0, 0], [0, 0], [0, 0]])
-    audio = tf.pad(recording["audio"][:grid_frames], [[0, padding], [0, 0]])
+    audio = tf.pad(recording["audio"], [[0, padding], [0, 0]])
     inputs = {
-        "video": tf.reshape(video, [len(starts), windows.window_frames, size, size, 3]),
+        "video": tf.reshape(video, [len(starts), windows.window_frames, *video.shape[1:]]),
         "audio": tf.reshape(audio, [len(starts), windows.window_samples]),
+        "valid_frames": tf.constant([side_by_side.valid_frames(start, count) for start in starts], tf.int32),
     }
-    return inputs, recording["labels"][:grid_frames], recording["label_mask"][:grid_frames], grid_clips
+    clips = -(-count // windows.frames_per_clip)
+    label_padding = clips * windows.frames_per_clip - count
+    labels = tf.pad(recording["labels"], [[0, label_padding], [0, 0]])
+    mask = tf.pad(recording["label_mask"], [[0, label_padding], [0, 0]])
+    return inputs, labels, mask, clips
 
 
 def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), batch_size=4, progress=True):
@@ -97,17 +101,22 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
         import keras
 
         bar = keras.utils.Progbar(len(jobs), unit_name="recording")
+    encode = tf.function(model.encode_clips, reduce_retracing=True)
     for done, (split, path, count) in enumerate(jobs, start=1):
         recording_id = pathlib.Path(path).stem
-        inputs, labels, mask, grid_clips = _grid_windows(path, count, windows, spec, metadata["image_size"])
-        visual = _encode(model.visual_encoder, inputs["video"], batch_size, model.clips)[:grid_clips]
-        audio = _encode(model.audio_encoder, inputs["audio"], batch_size, model.clips)[:grid_clips]
-        labels = labels.numpy().reshape(grid_clips, -1)
-        mask = mask.numpy().reshape(grid_clips, -1)
+        inputs, labels, mask, clips = _side_by_side_windows(path, count, windows, spec)
+        features = _encode(encode, inputs, batch_size)
+        visual, audio = (features.get(name, np.zeros((len(labels), 0))) for name in FEATURE_NAMES)
+        labels = labels.numpy().reshape(clips, -1)
+        mask = mask.numpy().reshape(clips, -1)
+        frames = [min(windows.frames_per_clip, count - clip * windows.frames_per_clip) for clip in range(clips)]
         target = out_dir / "features" / split / f"{recording_id}.tfrecord"
         with atomic_path(target) as temporary, tf.io.TFRecordWriter(str(temporary)) as writer:
-            for clip in range(grid_clips):
-                writer.write(_clip_example(recording_id, clip, visual[clip], audio[clip], labels[clip], mask[clip]))
+            for clip in range(clips):
+                example = _clip_example(
+                    recording_id, clip, frames[clip], visual[clip], audio[clip], labels[clip], mask[clip]
+                )
+                writer.write(example)
         written[split] = written.get(split, 0) + 1
         if bar is not None:
             bar.update(done)
@@ -124,16 +133,19 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
     return written
 
 
-def _encode(encoder, windows, batch_size, clips):
-    """Per-clip features `(windows * clips, features)`; a unimodal model's
-    missing encoder gives zero-length features."""
-    if encoder is None:
-        return np.zeros((windows.shape[0] * clips, 0), np.float32)
-    features = encoder.predict(windows, batch_size=batch_size, verbose=0)
-    return features.reshape(-1, features.shape[-1])
+def _encode(encode, inputs, batch_size):
+    """`{feature name: (clips, dim)}` of the model's modalities, over every
+    clip of the windows (`encode`: the model's `encode_clips`)."""
+    batches = []
+    for first in range(0, len(inputs["valid_frames"]), batch_size):
+        batch = {name: value[first : first + batch_size] for name, value in inputs.items()}
+        batches.append({name: np.asarray(value) for name, value in encode(batch).items() if name in FEATURE_NAMES})
+    return {
+        name: np.concatenate([b[name] for b in batches]).reshape(-1, batches[0][name].shape[-1]) for name in batches[0]
+    }
 
 
-def _clip_example(recording_id, clip, visual, audio, labels, mask):
+def _clip_example(recording_id, clip, frames, visual, audio, labels, mask):
     feature = tf.train.Feature
     floats = lambda values: feature(float_list=tf.train.FloatList(value=np.ravel(values)))
     return tf.train.Example(
@@ -141,6 +153,7 @@ def _clip_example(recording_id, clip, visual, audio, labels, mask):
             feature={
                 "recording_id": feature(bytes_list=tf.train.BytesList(value=[recording_id.encode()])),
                 "clip_index": feature(int64_list=tf.train.Int64List(value=[clip])),
+                "frames": feature(int64_list=tf.train.Int64List(value=[frames])),
                 "visual": floats(visual),
                 "audio": floats(audio),
                 "labels": floats(labels),
@@ -164,13 +177,14 @@ def make_feature_dataset(
 ):
     """Windows of cached clip features for `AVFusionRegressor`.
 
-    Same labels and outputs as `make_dataset`, on the clip grid: windows of
-    `windows.clips` consecutive clips every `stride_clips` clips
+    Same labels, weights and outputs as `make_dataset`, on the clip grid:
+    windows of `windows.clips` consecutive clips every `stride_clips` clips
     (`WindowGeometry.grid_starts`: the last-window rule and label delays of
     `windows`), yielding `({"visual_features": (batch, L, K),
-    "audio_features": (batch, L, K)}, {target: (batch, L)})` (plus sample
-    weights if labels may be missing, or a third `{"recording_id",
-    "start_frame"}` element in `"eval"` mode).
+    "audio_features": (batch, L, K), "clip_mask": int32 (batch, L)}, {target:
+    (batch, L)}, {target: (batch, L)})`; clips past the recording's end are
+    zeros, masked, with weight 0. In `"eval"` mode the third element is
+    `{"recording_id", "start_frame", "weights"}`.
     """
     feature_dir = pathlib.Path(feature_dir)
     metadata = shard_format.read_metadata_file(feature_dir / FEATURES_METADATA)
@@ -191,6 +205,7 @@ def make_feature_dataset(
     spec = {
         "recording_id": tf.io.FixedLenFeature([], tf.string),
         "clip_index": tf.io.FixedLenFeature([], tf.int64),
+        "frames": tf.io.FixedLenFeature([], tf.int64),
         "visual": tf.io.FixedLenFeature([metadata["visual_dim"]], tf.float32),
         "audio": tf.io.FixedLenFeature([metadata["audio_dim"]], tf.float32),
         "labels": tf.io.FixedLenFeature([frames_per_clip * len(targets)], tf.float32),
@@ -206,22 +221,32 @@ def make_feature_dataset(
         labels = tf.reshape(recording["labels"], [-1, len(targets)])
         mask = tf.reshape(recording["label_mask"], [-1, len(targets)]) > 0
         labels, mask, _ = process_labels(labels, mask, median_width, delays)
-        starts = windows.grid_starts_in_graph(tf.shape(recording["visual"])[0], stride_clips)
+        cached_clips = tf.shape(recording["visual"])[0]
+        frames = tf.cast(tf.reduce_sum(recording["frames"]), tf.int32)
+        starts = windows.grid_starts_in_graph(frames, stride_clips)
+        window = clips * frames_per_clip
 
         def cut(start):
-            span = slice(start * frames_per_clip, (start + clips) * frames_per_clip)
-            clip_labels, clip_weights = clip_targets(labels[span], mask[span], clips)
+            valid = tf.minimum(clips, cached_clips - start)
+            labelled = slice(start * frames_per_clip, start * frames_per_clip + window)
+            unlabelled = window - tf.shape(labels[labelled])[0]
+            clip_labels, clip_weights = clip_targets(
+                tf.pad(labels[labelled], [[0, unlabelled], [0, 0]]),
+                tf.pad(mask[labelled], [[0, unlabelled], [0, 0]]),
+                clips,
+            )
             inputs = {
-                "visual_features": recording["visual"][start : start + clips],
-                "audio_features": recording["audio"][start : start + clips],
+                name: tf.pad(recording[key][start : start + valid], [[0, clips - valid], [0, 0]])
+                for name, key in (("visual_features", "visual"), ("audio_features", "audio"))
             }
+            inputs["clip_mask"] = tf.cast(tf.range(clips) < valid, tf.int32)
             outputs = {t: clip_labels[:, j] for j, t in enumerate(targets)}
+            weights = {t: clip_weights[:, j] for j, t in enumerate(targets)}
             if mode == "eval":
-                info = {"recording_id": recording["recording_id"][0], "start_frame": start * frames_per_clip}
+                start_frame = start * frames_per_clip
+                info = {"recording_id": recording["recording_id"][0], "start_frame": start_frame, "weights": weights}
                 return inputs, outputs, info
-            if metadata["allow_missing_labels"]:
-                return inputs, outputs, {t: clip_weights[:, j] for j, t in enumerate(targets)}
-            return inputs, outputs
+            return inputs, outputs, weights
 
         return tf.data.Dataset.from_tensor_slices(starts).map(cut)
 

@@ -10,6 +10,8 @@ import time
 import numpy as np
 
 from emokeras.atomic_write import atomic_path
+from emokeras.atomic_write import remove
+from emokeras.atomic_write import temporaries
 from emokeras.atomic_write import write_json_atomically
 from emokeras.data import shard_format
 from emokeras.data.labels import LabelError
@@ -32,6 +34,7 @@ def prepare_recordings(
     detect_every=1,
     jpeg_quality=shard_format.JPEG_QUALITY,
     min_frames=1,
+    windows=None,
     allow_missing_labels=False,
     missing_audio="error",
     workers=None,
@@ -64,8 +67,11 @@ def prepare_recordings(
             smoothed box carries over in between); detection dominates the
             cost of `prepare`, so 5 is about 4x faster on long recordings.
         jpeg_quality: JPEG quality of the stored crops.
-        min_frames: recordings shorter than this fail (e.g. one window of
-            the model, 8 x 16 frames).
+        min_frames: recordings shorter than this fail (e.g. one clip of the
+            model, 16 frames; shorter recordings are padded into a window).
+        windows: an optional `WindowGeometry` (its rates those given here):
+            the report then says how many windows each recording gives and
+            how many of their clips are padding.
         allow_missing_labels: store missing labels as masked instead of
             failing.
         missing_audio: `"error"` (default) or `"silence"` (with a warning in
@@ -77,9 +83,11 @@ def prepare_recordings(
         progress: show a progress bar.
 
     Returns:
-        The report: `{"recordings": {id: entry}, "failed": [ids]}`; each entry
-        has `status` ("ok" / "failed" / "skipped"), `frames`, `duration`,
-        `faces` counts, `dropped_frames`, and `reason` or `warnings`.
+        The report: `{"recordings": {id: entry}, "failed": [ids]}` (and
+        `"windows"`, the geometry the counts refer to); each entry has
+        `status` ("ok" / "failed" / "skipped"), `frames`, `duration`, `faces`
+        counts, `dropped_frames`, `windows` and `padded_clips` (with
+        `windows`), and `reason` or `warnings`.
     """
     if sample_rate % frame_rate:
         raise ValueError(
@@ -101,8 +109,9 @@ def prepare_recordings(
     }
     _check_or_write_metadata(out_dir, metadata)
     # Partial files of a run that was killed are never picked up; clear them.
-    for stale in (out_dir / "shards").glob("*/.*.partial"):
-        stale.unlink()
+    for split_folder in (out_dir / "shards").glob("*"):
+        for stale in temporaries(split_folder):
+            remove(stale)
     report_path = out_dir / shard_format.REPORT_FILE
     report = shard_format.read_report(out_dir)
     entries = report["recordings"]
@@ -133,7 +142,13 @@ def prepare_recordings(
         bar = keras.utils.Progbar(len(pending), unit_name="recording")
     workers = max(1, min(workers or os.cpu_count() or 1, len(pending) or 1))
     results = _run(pending, options, workers)
+    if windows is not None:
+        report["windows"] = windows.to_dict()
     for done, entry in enumerate(results, start=1):
+        if windows is not None and entry["status"] == "ok":
+            starts = windows.starts(entry["frames"])
+            entry["windows"] = len(starts)
+            entry["padded_clips"] = sum(windows.clips - windows.valid_clips(s, entry["frames"]) for s in starts)
         entries[entry["recording_id"]] = entry
         report["failed"] = sorted(i for i, e in entries.items() if e["status"] == "failed")
         write_json_atomically(report_path, report)
@@ -152,8 +167,8 @@ def prepare_recordings(
 def _too_short(recording, frames, frame_rate, min_frames):
     return (
         f"{recording.recording_id} ({recording.video}): only {frames} frames "
-        f"({frames / frame_rate:.2f} s) where video, audio and labels overlap; one "
-        f"window needs {min_frames} frames ({min_frames / frame_rate:.2f} s)"
+        f"({frames / frame_rate:.2f} s) where video, audio and labels overlap; at least "
+        f"{min_frames} frames ({min_frames / frame_rate:.2f} s) are needed (--min-frames)"
     )
 
 

@@ -34,8 +34,15 @@ class WindowGeometry:
     - `"drop"`: those frames are not used;
     - `"pad"`: one more window, `stride` after the last one, reaching past
       the end; its frames beyond the recording are padding.
-    A recording shorter than one window gives no window under `"align_end"`
-    and `"drop"`, and one padded window under `"pad"`.
+    A recording shorter than one window gives one padded window under every
+    rule.
+
+    Padding: a window starting at `s` in a recording of `N` frames holds
+    `valid_frames = min(L T, N - s)` real frames, then padding. A clip counts
+    (is valid) when it holds at least one real frame, so every real frame is
+    predicted; the model fills the padded frames of a window itself (the
+    last real frame repeated, silent audio), so their content never matters.
+    In the loss, a clip weighs by its share of labelled real frames.
 
     Args:
         clips: clips per window, `L`.
@@ -168,25 +175,36 @@ class WindowGeometry:
         waits for the end)."""
         return start >= offset and (start - offset) % self.stride == 0
 
+    def valid_frames(self, start, num_frames):
+        """Real frames of the window at `start` in a recording of
+        `num_frames` video frames (the rest of the window is padding)."""
+        return max(0, min(self.window_frames, int(num_frames) - start))
+
+    def valid_clips(self, start, num_frames):
+        """Clips of that window holding at least one real frame."""
+        return -(-self.valid_frames(start, num_frames) // self.frames_per_clip)
+
     def fewest_windows(self, num_frames):
         """The fewest windows any training offset gives: what one epoch can
         count on."""
         return min(len(self.starts(num_frames, offset)) for offset in self.offsets(num_frames))
 
-    def grid_starts(self, grid_clips, stride_clips=1):
-        """Windows of whole clips over a recording cached clip by clip (the
-        feature cache: clip `c` = frames `[c T, (c + 1) T)`, `grid_clips`
-        clips), as start clips; windows are `stride_clips` clips apart and the
-        same last-window rule and delay cut apply."""
-        usable_clips = self.usable_frames(grid_clips * self.frames_per_clip) // self.frames_per_clip
-        return _starts(usable_clips, self.clips, stride_clips, self.last_window, 0)
+    def grid_starts(self, num_frames, stride_clips=1):
+        """Start clips of the windows over a recording cached clip by clip
+        (the feature cache: clip `c` = frames `[c T, (c + 1) T)`): the frame
+        rule with a stride of `stride_clips` clips, each start moved down to
+        its clip (only `"align_end"`'s last window moves), duplicates
+        dropped."""
+        stride = dataclasses.replace(self, stride=stride_clips * self.frames_per_clip)
+        return sorted({start // self.frames_per_clip for start in stride.starts(num_frames)})
 
-    def grid_starts_in_graph(self, grid_clips, stride_clips=1):
+    def grid_starts_in_graph(self, num_frames, stride_clips=1):
         """`grid_starts` in TensorFlow ops."""
         import tensorflow as tf
 
-        usable_clips = tf.maximum(grid_clips * self.frames_per_clip - self.max_delay, 0) // self.frames_per_clip
-        return _starts_in_graph(usable_clips, self.clips, stride_clips, self.last_window, 0)
+        stride = dataclasses.replace(self, stride=stride_clips * self.frames_per_clip)
+        starts = stride.starts_in_graph(num_frames) // self.frames_per_clip
+        return tf.unique(starts).y
 
     def clip_spans(self, start):
         """The frames of each clip of the window starting at `start`."""
@@ -232,14 +250,13 @@ class WindowGeometry:
 def _starts(frames, window, stride, rule, offset):
     """The window rule on `frames` usable frames (Python)."""
     starts = list(range(offset, frames - window + 1, stride))
-    if rule == "align_end":
-        last = frames - window
-        if last >= offset and (not starts or starts[-1] != last):
-            starts.append(last)
-    elif rule == "pad":
-        covered = starts[-1] + window if starts else offset
-        if covered < frames:
-            starts.append(starts[-1] + stride if starts else offset)
+    if not starts:
+        # Shorter than one window: one padded window, whatever the rule.
+        return [offset] if frames > offset else []
+    if rule == "align_end" and starts[-1] != frames - window:
+        starts.append(frames - window)
+    elif rule == "pad" and starts[-1] + window < frames:
+        starts.append(starts[-1] + stride)
     return starts
 
 
@@ -254,10 +271,15 @@ def _starts_in_graph(frames, window, stride, rule, offset):
     starts = tf.range(offset, tf.maximum(last + 1, offset), stride)
     count = tf.size(starts)
     if rule == "align_end":
-        needed = tf.logical_and(last >= offset, tf.logical_not(tf.reduce_any(starts == last)))
-        return tf.cond(needed, lambda: tf.concat([starts, [last]], 0), lambda: starts)
-    if rule == "pad":
-        covered = tf.where(count > 0, offset + (count - 1) * stride + window, offset)
-        following = offset + count * stride
-        return tf.cond(covered < frames, lambda: tf.concat([starts, [following]], 0), lambda: starts)
-    return starts
+        tail = tf.logical_and(last >= offset, tf.logical_not(tf.reduce_any(starts == last)))
+        extra = last
+    elif rule == "pad":
+        tail = offset + (count - 1) * stride + window < frames
+        extra = offset + count * stride
+    else:
+        tail, extra = False, offset
+    # Shorter than one window: one padded window, whatever the rule.
+    short = tf.logical_and(count == 0, frames > offset)
+    needed = tf.logical_or(short, tf.logical_and(count > 0, tail))
+    extra = tf.where(short, offset, extra)
+    return tf.cond(needed, lambda: tf.concat([starts, [extra]], 0), lambda: starts)

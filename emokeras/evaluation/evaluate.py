@@ -52,7 +52,7 @@ def evaluate_model(
     median_width=None,
     label_delays=None,
     stride=None,
-    last_window="drop",
+    last_window="pad",
     features_dir=None,
     batch_size=8,
     postprocess=True,
@@ -73,10 +73,12 @@ def evaluate_model(
         label_delays: annotation delays in frames (default: as in training;
             0 for none).
         stride: frames between windows (default: one clip).
-        last_window: the last-window rule. `"drop"` keeps the windows on the
-            clip grid, so that scoring the raw model and scoring its fusion on
-            cached clip features cover the same frames (the frames after the
-            last whole clip, under 0.64 s per recording, are not scored).
+        last_window: the last-window rule. `"pad"` (the default) covers the
+            end of every recording with a padded, masked window and keeps the
+            windows on the clip grid, so that every labelled frame is scored
+            once and scoring the raw model and scoring its fusion on cached
+            clip features cut the same windows; `"align_end"` overlaps a last
+            whole window instead.
         features_dir: features cached from the model's backbones (`emokeras
             extract-features`, or a two-stage run's `features/`): scores the
             model's fusion regressor on them, without running the backbones.

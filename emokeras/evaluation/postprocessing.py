@@ -23,7 +23,9 @@ def smooth_and_shift(series, median_width, delay):
         padded = np.pad(series, half, mode="edge")
         series = np.median(np.lib.stride_tricks.sliding_window_view(padded, median_width), axis=1)
     if delay:
-        series = np.concatenate([np.full(delay, series[0]), series[:-delay]])
+        # A recording shorter than the delay (an utterance) is all first value.
+        delay = min(delay, len(series))
+        series = np.concatenate([np.full(delay, series[0]), series[: len(series) - delay]])
     return series
 
 

@@ -1,16 +1,20 @@
-"""Keras layers of emokeras: the attention fusion, the audio front end and
-the reshapes that move clips in and out of the batch."""
+"""Keras layers of emokeras: the attention fusion, the audio front end,
+the reshapes that move clips in and out of the batch, and window padding."""
 
+from emokeras.layers.clip_mask import ClipMask
 from emokeras.layers.cross_attention import CrossAttention
 from emokeras.layers.fold_clips import FoldClips
 from emokeras.layers.log_mel_spectrogram import LogMelSpectrogram
 from emokeras.layers.self_attention import SelfAttention
 from emokeras.layers.unfold_clips import UnfoldClips
+from emokeras.layers.window_padding import WindowPadding
 
 __all__ = [
+    "ClipMask",
     "CrossAttention",
     "FoldClips",
     "LogMelSpectrogram",
     "SelfAttention",
     "UnfoldClips",
+    "WindowPadding",
 ]

@@ -7,10 +7,13 @@ from emokeras.backbones.i3d import I3D
 from emokeras.backbones.inception_v1 import InceptionV1
 from emokeras.choices import VISUAL_BACKBONES
 from emokeras.data.window_geometry import WindowGeometry
+from emokeras.layers.clip_mask import ClipMask
 from emokeras.layers.fold_clips import FoldClips
 from emokeras.layers.unfold_clips import UnfoldClips
+from emokeras.layers.window_padding import WindowPadding
 from emokeras.models.av_fusion_regressor import AVFusionRegressor
 from emokeras.models.av_fusion_regressor import check_fusion_arguments
+from emokeras.models.optional_inputs import with_optional_inputs
 
 
 @keras.saving.register_keras_serializable(package="emokeras")
@@ -70,7 +73,12 @@ class AVEmotionRegressor(keras.Model):
             [0, 255] (scaled to [-1, 1] inside), and `"audio"`:
             `(batch, clips * samples_per_clip)` float32 mono at
             `sample_rate`, covering the same time span. Unimodal fusions take
-            only their modality.
+            only their modality. Optionally `"valid_frames"`: int `(batch,)`,
+            the real frames of each window (a recording or tail shorter than
+            a window is padded at the end); the padded part's content is
+            replaced (the last real frame repeated, silent audio) and clips
+            with no real frame are masked in the fusion, so outputs at valid
+            clips do not depend on the padding. Absent: every frame is real.
 
     Returns:
         Dict `{target: (batch, clips)}` float32 per-clip predictions.
@@ -120,11 +128,13 @@ class AVEmotionRegressor(keras.Model):
             raise ValueError(
                 f"Unknown visual_backbone={visual_backbone!r}. Allowed values: {', '.join(VISUAL_BACKBONES)}"
             )
-        clip_samples = WindowGeometry(clips, frames_per_clip, frame_rate, sample_rate).samples_per_clip
+        geometry = WindowGeometry(clips, frames_per_clip, frame_rate, sample_rate)
+        clip_samples = geometry.samples_per_clip
         audio_filters = tuple(int(f) for f in audio_filters)
         inputs = {}
         features = {}
         visual_encoder = audio_encoder = None
+        valid_frames = keras.Input((), dtype="int32", name="valid_frames", optional=True)
         if fusion != "audio_only":
             inputs["video"] = keras.Input((clips * frames_per_clip, image_size, image_size, 3), name="video")
             visual_encoder = _visual_encoder(
@@ -135,11 +145,17 @@ class AVEmotionRegressor(keras.Model):
                 width_multiplier,
                 visual_weights,
             )
-            features["visual_features"] = visual_encoder(inputs["video"])
+            video = WindowPadding(fill="repeat_last", name="video_padding")(inputs["video"], valid_frames)
+            features["visual_features"] = visual_encoder(video)
         if fusion != "visual_only":
             inputs["audio"] = keras.Input((clips * clip_samples,), name="audio")
             audio_encoder = _audio_encoder(clips, clip_samples, sample_rate, audio_filters)
-            features["audio_features"] = audio_encoder(inputs["audio"])
+            audio = WindowPadding(fill="zeros", steps_per_frame=geometry.samples_per_frame, name="audio_padding")(
+                inputs["audio"], valid_frames
+            )
+            features["audio_features"] = audio_encoder(audio)
+        features["clip_mask"] = ClipMask(clips, frames_per_clip, name="clip_mask")(valid_frames)
+        inputs["valid_frames"] = valid_frames
         fusion_regressor = AVFusionRegressor(
             fusion=fusion,
             targets=targets,
@@ -180,6 +196,25 @@ class AVEmotionRegressor(keras.Model):
         self.freeze_audio_backbone = freeze_audio_backbone
         self.training_data = training_data
 
+    def __call__(self, inputs, *args, **kwargs):
+        # A window without `valid_frames` is all real frames.
+        return super().__call__(with_optional_inputs(inputs, ["valid_frames"]), *args, **kwargs)
+
+    def encode_clips(self, windows):
+        """Per-clip features of raw windows, exactly as this model computes
+        them (padding replaced, then the encoders): `{"visual_features",
+        "audio_features"}` (those of its modalities), each `(batch, clips,
+        dim)`, and `"clip_mask"` (or None). What a feature cache stores."""
+        valid = windows.get("valid_frames")
+        features = {"clip_mask": self.get_layer("clip_mask")(valid)}
+        if self.visual_encoder is not None:
+            video = self.get_layer("video_padding")(windows["video"], valid)
+            features["visual_features"] = self.visual_encoder(video, training=False)
+        if self.audio_encoder is not None:
+            audio = self.get_layer("audio_padding")(windows["audio"], valid)
+            features["audio_features"] = self.audio_encoder(audio, training=False)
+        return features
+
     @property
     def data_contract(self):
         """What data this model takes, as a JSON-able dict: the window
@@ -196,6 +231,9 @@ class AVEmotionRegressor(keras.Model):
             "samples_per_clip": self.samples_per_clip,
             "image_size": self.image_size,
             "inputs": [name for name in ("video", "audio") if name in self.input],
+            # Shorter windows are padded at the end and say how many frames
+            # are real (`valid_frames`); a recording needs one clip.
+            "min_frames": self.frames_per_clip,
             "targets": list(self.targets),
             "target_ranges": self.target_ranges,
             "training_data": dict(self.training_data),
@@ -209,13 +247,10 @@ class AVEmotionRegressor(keras.Model):
 
     def cross_attention_maps(self, windows):
         """The cross-attention maps `(A_a, A_v)` for a batch of raw windows
-        (`{"video", "audio"}`); see `AVFusionRegressor.cross_attention_maps`."""
-        features = None  # a model without cross-attention is refused before features are needed
-        if self.fusion == "cross_attention":
-            features = {
-                "visual_features": self.visual_encoder(windows["video"], training=False),
-                "audio_features": self.audio_encoder(windows["audio"], training=False),
-            }
+        (`{"video", "audio"[, "valid_frames"]}`); see
+        `AVFusionRegressor.cross_attention_maps`."""
+        # A model without cross-attention is refused before features are needed.
+        features = self.encode_clips(windows) if self.fusion == "cross_attention" else None
         return self.fusion_regressor.cross_attention_maps(features)
 
     def get_config(self):

@@ -3,6 +3,7 @@ import keras
 from emokeras.choices import FUSIONS
 from emokeras.layers.cross_attention import CrossAttention
 from emokeras.layers.self_attention import SelfAttention
+from emokeras.models.optional_inputs import with_optional_inputs
 
 
 def check_fusion_arguments(fusion, targets, target_ranges):
@@ -75,7 +76,12 @@ class AVFusionRegressor(keras.Model):
     Call arguments:
         inputs: dict with `"visual_features"` `(batch, clips, visual_dim)`
             and/or `"audio_features"` `(batch, clips, audio_dim)` (only the
-            modality used by a unimodal fusion).
+            modality used by a unimodal fusion), and optionally
+            `"clip_mask"`: int `(batch, clips)`, 0 for the clips of a padded
+            window that hold no real frame, 1 for the others. The fusions that mix clips
+            (cross-attention, self-attention, LSTM) ignore masked clips, so
+            the outputs at valid clips do not depend on them; outputs at
+            masked clips are meaningless.
 
     Returns:
         Dict `{target: (batch, clips)}` float32 per-clip predictions.
@@ -112,11 +118,12 @@ class AVFusionRegressor(keras.Model):
         if uses_audio:
             inputs["audio_features"] = keras.Input((clips, audio_dim), name="audio_features")
         features = dict(inputs)
+        inputs["clip_mask"] = keras.Input((clips,), dtype="int32", name="clip_mask", optional=True)
         if l2_normalize:
             features = {
                 key: keras.layers.UnitNormalization(axis=-1, name=f"{key}_l2")(x) for key, x in features.items()
             }
-        fused = _fuse(fusion, features, lstm_units)
+        fused = _fuse(fusion, features, lstm_units, inputs["clip_mask"])
         outputs = {
             target: _regression_head(fused, target, ranges[target], clips, head_units, dropout_rate)
             for target in targets
@@ -133,12 +140,16 @@ class AVFusionRegressor(keras.Model):
         self.dropout_rate = dropout_rate
         self.lstm_units = lstm_units
 
+    def __call__(self, inputs, *args, **kwargs):
+        # A window without a clip mask is all real clips.
+        return super().__call__(with_optional_inputs(inputs, ["clip_mask"]), *args, **kwargs)
+
     def cross_attention_maps(self, features):
         """The cross-attention maps of a `fusion="cross_attention"` model.
 
         Args:
             features: `{"visual_features", "audio_features"}`, each
-                `(batch, clips, dim)`.
+                `(batch, clips, dim)`, and optionally `"clip_mask"`.
 
         Returns:
             `(A_a, A_v)` NumPy arrays, each `(batch, L, L)` in the paper's
@@ -152,7 +163,9 @@ class AVFusionRegressor(keras.Model):
         if self.l2_normalize:
             visual = self.get_layer("visual_features_l2")(visual)
             audio = self.get_layer("audio_features_l2")(audio)
-        _, _, audio_map, visual_map = self.get_layer("cross_attention")(audio, visual, return_attention_scores=True)
+        _, _, audio_map, visual_map = self.get_layer("cross_attention")(
+            audio, visual, mask=features.get("clip_mask"), return_attention_scores=True
+        )
         return keras.ops.convert_to_numpy(audio_map), keras.ops.convert_to_numpy(visual_map)
 
     def get_config(self):
@@ -172,21 +185,23 @@ class AVFusionRegressor(keras.Model):
         }
 
 
-def _fuse(fusion, features, lstm_units):
+def _fuse(fusion, features, lstm_units, clip_mask):
+    """The fused per-clip features; the fusions that mix clips take the mask
+    (the others treat every clip on its own)."""
     if fusion == "audio_only":
         return features["audio_features"]
     if fusion == "visual_only":
         return features["visual_features"]
     visual, audio = features["visual_features"], features["audio_features"]
     if fusion == "cross_attention":
-        attended_audio, attended_visual = CrossAttention(name="cross_attention")(audio, visual)
+        attended_audio, attended_visual = CrossAttention(name="cross_attention")(audio, visual, mask=clip_mask)
         return keras.layers.Concatenate(name="fused")([attended_visual, attended_audio])
     concatenated = keras.layers.Concatenate(name="fused")([visual, audio])
     if fusion == "concat":
         return concatenated
     if fusion == "lstm":
-        return keras.layers.LSTM(lstm_units, return_sequences=True, name="lstm")(concatenated)
-    return SelfAttention(name="self_attention")(concatenated)
+        return keras.layers.LSTM(lstm_units, return_sequences=True, name="lstm")(concatenated, mask=clip_mask)
+    return SelfAttention(name="self_attention")(concatenated, mask=clip_mask)
 
 
 def _regression_head(x, target, value_range, clips, head_units, dropout_rate):
@@ -197,9 +212,15 @@ def _regression_head(x, target, value_range, clips, head_units, dropout_rate):
         x = keras.layers.Dense(units, activation="tanh", name=f"{target}_dense_{index}")(x)
     x = keras.layers.Dense(1, activation="tanh", name=f"{target}_output")(x)
     low, high = value_range
+    per_clip = keras.layers.Reshape(
+        (clips,), dtype="float32", name=target if (low, high) == (-1.0, 1.0) else f"{target}_tanh"
+    )
+    # The clip mask of a padded window reaches the output, as Keras masks do
+    # (a (batch, clips) mask fits the (batch, clips) output).
+    per_clip.supports_masking = True
+    x = per_clip(x)
     if (low, high) == (-1.0, 1.0):
-        return keras.layers.Reshape((clips,), dtype="float32", name=target)(x)
-    x = keras.layers.Reshape((clips,), dtype="float32", name=f"{target}_tanh")(x)
+        return x
     return keras.layers.Rescaling(
         scale=(high - low) / 2.0,
         offset=(high + low) / 2.0,

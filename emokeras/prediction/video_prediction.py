@@ -17,14 +17,16 @@ def predict_video(
     batch_size=4,
     progress=True,
 ):
-    """Per-frame predictions over a whole video, of any length.
+    """Per-frame predictions over a whole video of at least one clip.
 
     Frames are decoded and face-cropped one at a time and only one window of
     them is held in memory (the audio track is loaded whole: about 230 MB
     per hour at 16 kHz). Windows follow `windows` (a regular window is
     predicted as soon as its last frame arrives, the last-window rule's
-    window at the end); `WindowGeometry.stitch` gives every frame the mean of
-    the clip predictions covering it.
+    window at the end); a video shorter than a window, or a tail under
+    `last_window="pad"`, is sent as a padded window with its `valid_frames`.
+    `WindowGeometry.stitch` gives every real frame the mean of the clip
+    predictions covering it.
 
     Args:
         video: the video file.
@@ -70,19 +72,26 @@ def predict_video(
     def flush():
         if not pending:
             return
-        batch = {"video": np.stack([v for _, v, _ in pending]), "audio": np.stack([a for _, _, a in pending])}
+        batch = {name: np.stack([item[name] for item in pending]) for name in ("video", "audio")}
+        batch["valid_frames"] = np.array([item["valid_frames"] for item in pending], np.int32)
         for target, values in predictor(batch).items():
             outputs[target].append(np.asarray(values))
-        starts.extend(start for start, _, _ in pending)
+        starts.extend(item["start"] for item in pending)
         pending.clear()
 
-    def add_window(start):
+    def add_window(start, frames):
+        # The window's real frames are the newest in the buffer; a padded
+        # window repeats the last one (its content is masked anyway).
+        valid = geometry.valid_frames(start, frames)
+        video_window = list(buffer)[len(buffer) - valid :]
+        video_window += [video_window[-1]] * (window - valid)
         if samples is None:
             audio_window = np.zeros(geometry.window_samples, np.float32)
         else:
-            audio_window = samples[start * spf : (start + window) * spf]
+            audio_window = samples[start * spf : (start + valid) * spf]
             audio_window = np.pad(audio_window, (0, geometry.window_samples - len(audio_window)))
-        pending.append((start, np.stack(buffer), audio_window))
+        item = {"start": start, "video": np.stack(video_window), "audio": audio_window, "valid_frames": valid}
+        pending.append(item)
         if len(pending) == batch_size:
             flush()
 
@@ -92,17 +101,18 @@ def predict_video(
         buffer.append(cropper.crop(frame) if cropper else centre_crop(frame, size))
         frames = index + 1
         if geometry.is_regular_start(frames - window):
-            add_window(frames - window)
+            add_window(frames - window, frames)
         if bar is not None and frames % 25 == 0:
             bar.update(min(frames, bar.target))
-    if frames < window:
+    if frames < geometry.frames_per_clip:
+        clip = geometry.frames_per_clip
         raise ValueError(
             f"{video} has {frames} frames ({frames / geometry.frame_rate:.2f} s), shorter than "
-            f"one window of {window} frames ({window / geometry.frame_rate:.2f} s)"
+            f"one clip of {clip} frames ({clip / geometry.frame_rate:.2f} s), the least the model predicts"
         )
     for start in geometry.starts(frames):
-        if not geometry.is_regular_start(start):
-            add_window(start)
+        if start > frames - window or not geometry.is_regular_start(start):
+            add_window(start, frames)
     flush()
     if bar is not None:
         bar.target = frames

@@ -17,6 +17,8 @@ WARMUP_FILE = "tf_serving_warmup_requests"
 # The model's data contract as JSON, beside the SavedModel for tools that
 # read files; clients of a server call the `data_contract` signature.
 CONTRACT_FILE = "emokeras_data_contract.json"
+# The padded warm-up request holds an utterance of this length (CREMA-D's).
+WARMUP_UTTERANCE_SECONDS = 2.2
 
 
 def _checked(tensor, expected, name):
@@ -33,11 +35,25 @@ def _checked(tensor, expected, name):
         return tf.identity(tensor)
 
 
+def _checked_count(count, batch_of, largest, name):
+    """Checks a per-example count of real frames (or clips): one per row of
+    `batch_of`, from 1 to `largest`."""
+    checks = [
+        tf.debugging.assert_equal(
+            tf.shape(count)[0], tf.shape(batch_of)[0], message=f"input `{name}` needs one value per window of the batch"
+        ),
+        tf.debugging.assert_greater_equal(count, 1, message=f"input `{name}` must be at least 1"),
+        tf.debugging.assert_less_equal(count, largest, message=f"input `{name}` must be at most {largest}"),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(count)
+
+
 def serving_functions(model):
-    """The three serving functions of an `AVEmotionRegressor`, each with its
-    input signature. Preprocessing (scaling to [-1, 1], log-mel) happens
-    inside the model, as in training; outputs are float32 whatever the
-    dtype policy."""
+    """The serving functions of an `AVEmotionRegressor`, each with its input
+    signature. Preprocessing (scaling to [-1, 1], log-mel, replacing the
+    padding of short windows) happens inside the model, as in training;
+    outputs are float32 whatever the dtype policy."""
     frames = model.clips * model.frames_per_clip
     size = model.image_size
     samples = model.clips * model.samples_per_clip
@@ -47,18 +63,18 @@ def serving_functions(model):
     def outputs_of(predictions):
         return {t: tf.cast(predictions[t], tf.float32) for t in targets}
 
-    def raw_inputs(video, audio):
-        inputs = {}
+    def raw_inputs(video, audio, valid_frames):
+        inputs = {"valid_frames": _checked_count(valid_frames, audio, frames, "valid_frames")}
         if "video" in model.input:
             inputs["video"] = tf.cast(_checked(video, video_shape, "video"), tf.float32)
         if "audio" in model.input:
             inputs["audio"] = _checked(audio, (samples,), "audio")
         return inputs
 
-    def serving_default(video, audio):
-        return outputs_of(model(raw_inputs(video, audio), training=False))
+    def serving_default(video, audio, valid_frames):
+        return outputs_of(model(raw_inputs(video, audio, valid_frames), training=False))
 
-    def serving_jpeg(video_jpeg, audio):
+    def serving_jpeg(video_jpeg, audio, valid_frames):
         flat = tf.reshape(_checked(video_jpeg, (frames,), "video_jpeg"), [-1])
         decoded = decode_jpeg_frames(flat)
         check = tf.debugging.assert_equal(
@@ -68,12 +84,13 @@ def serving_functions(model):
         )
         with tf.control_dependencies([check]):
             video = tf.reshape(decoded, (-1,) + video_shape)
-        return serving_default(video, audio)
+        return serving_default(video, audio, valid_frames)
 
     head = model.fusion_regressor
 
-    def serving_features(visual_features, audio_features):
-        inputs = {}
+    def serving_features(visual_features, audio_features, valid_clips):
+        valid_clips = _checked_count(valid_clips, audio_features, model.clips, "valid_clips")
+        inputs = {"clip_mask": tf.cast(tf.range(model.clips)[None, :] < valid_clips[:, None], tf.int32)}
         if "visual_features" in head.input:
             inputs["visual_features"] = _checked(
                 visual_features, tuple(head.input["visual_features"].shape[1:]), "visual_features"
@@ -97,6 +114,7 @@ def serving_functions(model):
             [
                 tf.TensorSpec((None,) + video_shape, tf.uint8, name="video"),
                 tf.TensorSpec((None, samples), tf.float32, name="audio"),
+                tf.TensorSpec((None,), tf.int32, name="valid_frames"),
             ],
         ),
         "serving_jpeg": (
@@ -104,6 +122,7 @@ def serving_functions(model):
             [
                 tf.TensorSpec((None, frames), tf.string, name="video_jpeg"),
                 tf.TensorSpec((None, samples), tf.float32, name="audio"),
+                tf.TensorSpec((None,), tf.int32, name="valid_frames"),
             ],
         ),
         "serving_features": (
@@ -111,6 +130,7 @@ def serving_functions(model):
             [
                 tf.TensorSpec((None, model.clips, visual_dim), tf.float32, name="visual_features"),
                 tf.TensorSpec((None, model.clips, head.audio_dim), tf.float32, name="audio_features"),
+                tf.TensorSpec((None,), tf.int32, name="valid_clips"),
             ],
         ),
         "data_contract": (data_contract, [tf.TensorSpec((None,), tf.int32, name="request")]),
@@ -124,15 +144,28 @@ def _warmup_requests(model, model_name, functions):
     from tensorflow_serving.apis import predict_pb2
     from tensorflow_serving.apis import prediction_log_pb2
 
+    # A whole window, and a short utterance padded into one.
+    window = model.clips * model.frames_per_clip
+    utterance = min(window, round(WARMUP_UTTERANCE_SECONDS * model.frame_rate))
+    counts = {
+        "valid_frames": (window, utterance),
+        "valid_clips": (model.clips, -(-utterance // model.frames_per_clip)),
+    }
     records = []
     for signature in ("serving_default", "serving_features"):
         _, specs = functions[signature]
-        request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature))
-        for spec in specs:
-            shape = (1,) + tuple(spec.shape[1:])
-            request.inputs[spec.name].CopyFrom(tf.make_tensor_proto(np.zeros(shape, spec.dtype.as_numpy_dtype)))
-        log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
-        records.append(log.SerializeToString())
+        for variant in (0, 1):
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)
+            )
+            for spec in specs:
+                if spec.name in counts:
+                    value = np.array([counts[spec.name][variant]], np.int32)
+                else:
+                    value = np.zeros((1,) + tuple(spec.shape[1:]), spec.dtype.as_numpy_dtype)
+                request.inputs[spec.name].CopyFrom(tf.make_tensor_proto(value))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            records.append(log.SerializeToString())
     return records
 
 
@@ -142,20 +175,26 @@ def export_saved_model(model, base_dir, version, model_name=DEFAULT_MODEL_NAME, 
     Signatures (all with fixed shapes, float32 outputs named after the
     targets, e.g. `valence`, `arousal`: `(batch, clips)`):
     - `serving_default`: `video` uint8 `(batch, clips * frames_per_clip,
-      image_size, image_size, 3)` face crops and `audio` float32
-      `(batch, clips * samples_per_clip)` at the model's sample rate;
+      image_size, image_size, 3)` face crops, `audio` float32
+      `(batch, clips * samples_per_clip)` at the model's sample rate and
+      `valid_frames` int32 `(batch,)`, the real frames of each window (a
+      shorter clip is padded at the end; outputs at clips without a real
+      frame are meaningless);
     - `serving_jpeg`: `video_jpeg` string `(batch, clips * frames_per_clip)`
-      of JPEG-encoded crops (compact over REST with base64) and `audio`;
+      of JPEG-encoded crops (compact over REST with base64), `audio` and
+      `valid_frames`;
     - `serving_features`: `visual_features`, `audio_features` float32
-      `(batch, clips, features)`, for cached features.
-
+      `(batch, clips, features)`, for cached features, and `valid_clips`
+      int32 `(batch,)`;
     - `data_contract`: `request` int32 `(batch,)` (values unused) ->
       `data_contract` string `(batch,)`, the model's data contract as JSON
       (window geometry, rates, image size, targets, training data), also in
       `assets.extra/emokeras_data_contract.json`.
 
     The graph holds stock TensorFlow ops only, nothing XLA-compiled, and
-    `assets.extra/tf_serving_warmup_requests`. The version is written to a
+    `assets.extra/tf_serving_warmup_requests` (a whole window and a 2.2 s
+    utterance padded into one, for `serving_default` and `serving_features`).
+    The version is written to a
     hidden temporary folder and renamed into place, so a server polling
     `base_dir` never sees a half-written version.
 

@@ -233,7 +233,9 @@ def _run_stage(config, folder, targets, strategy, progress, build, raw, epochs, 
     best = folder / "best.keras"
     callbacks = [keras.callbacks.LearningRateScheduler(learning_rate_at)]
     if dev_data is not None:
-        callbacks.append(BestModelCheckpoint(best, [f"val_{t}_ccc" for t in targets]))
+        # Keras names a single output's metrics without the output's name.
+        monitor = [f"val_{t}_ccc" for t in targets] if len(targets) > 1 else ["val_ccc"]
+        callbacks.append(BestModelCheckpoint(best, monitor))
     callbacks += [
         keras.callbacks.CSVLogger(folder / "log.csv", append=True),
         keras.callbacks.TensorBoard(folder / "tensorboard"),
@@ -268,10 +270,8 @@ def _run_stage(config, folder, targets, strategy, progress, build, raw, epochs, 
 
 
 def _modalities(model):
-    names = {layer_input.name for layer_input in model.inputs}
-    if {"video", "audio"} & names:
-        return tuple(m for m in ("video", "audio") if m in names)
-    return tuple(m for m in ("visual_features", "audio_features") if m in names)
+    """The model's inputs, by name (a unimodal model reads one modality)."""
+    return tuple(layer_input.name for layer_input in model.inputs)
 
 
 def _steps_per_epoch(config, raw):
@@ -284,7 +284,7 @@ def _steps_per_epoch(config, raw):
     if raw:
         total = sum(windows.fewest_windows(count) for count in counts)
     else:
-        total = sum(len(windows.grid_starts(count // windows.frames_per_clip)) for count in counts)
+        total = sum(len(windows.grid_starts(count)) for count in counts)
     steps = total // config.batch_size
     if steps < 1:
         raise ValueError(
@@ -316,7 +316,8 @@ def _validation_data(config, raw, modalities):
     # Raw validation windows do not overlap: the same frames, clips times
     # less backbone work than the training stride.
     stride = config.clips * config.frames_per_clip if raw else None
-    dataset = _windows(config, raw, modalities, "dev", "eval", config.seed, stride).map(lambda x, y, info: (x, y))
+    dataset = _windows(config, raw, modalities, "dev", "eval", config.seed, stride)
+    dataset = dataset.map(lambda inputs, targets, info: (inputs, targets, info["weights"]))
     if config.distribution != "none":
         # A last partial batch can leave a replica with no windows, which
         # the log-mel padding rejects: validate on full batches only.
@@ -333,11 +334,13 @@ def _windows(config, raw, modalities, split, mode, seed, stride=None):
         windows = dataclasses.replace(windows, stride=stride)
     common = dict(windows=windows, mode=mode, batch_size=config.batch_size, seed=seed, median_width=config.median_width)
     if raw:
-        return make_dataset(config.data, split, modalities=modalities, **common)
+        media = tuple(name for name in ("video", "audio") if name in modalities)
+        return make_dataset(config.data, split, modalities=media, **common)
     dataset = make_feature_dataset(_run_folder(config) / "features", split, **common)
 
     def keep(inputs, *rest):
-        return ({name: inputs[name] for name in modalities}, *rest)
+        # Feature shards hold both modalities; a unimodal model takes one.
+        return ({name: value for name, value in inputs.items() if name in modalities}, *rest)
 
     return dataset.map(keep)
 
