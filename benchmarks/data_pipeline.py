@@ -101,7 +101,7 @@ def pipeline_vs_training(quick):
 
         model = build_av_model(**model_kwargs)
         model.compile(optimizer="adam", loss=ConcordanceCorrelationLoss())
-        inputs, targets = next(iterator)
+        inputs, targets, _ = next(iterator)
         model.train_on_batch(inputs, targets)  # builds and traces
         step = median_seconds(lambda: model.train_on_batch(inputs, targets), repeats=3, warmup=0)
         consumed = batch_size / step

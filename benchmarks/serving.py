@@ -30,7 +30,7 @@ def run(quick=False):
         for batch in (1,) if quick else (1, 2):
             video = rng.integers(0, 256, (batch, frames, model.image_size, model.image_size, 3), dtype=np.uint8)
             audio = rng.normal(scale=0.1, size=(batch, model.clips * model.samples_per_clip)).astype("float32")
-            inputs = {"video": video, "audio": audio}
+            inputs = {"video": video, "audio": audio, "valid_frames": np.full(batch, frames, np.int32)}
             tensors = {k: tf.constant(v) for k, v in inputs.items()}
             repeats = 3 if quick else 5
             keras_seconds, saved_seconds = alternating_medians(

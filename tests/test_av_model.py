@@ -124,6 +124,7 @@ def test_single_score_target_with_its_own_range():
     features = {
         "visual_features": np.random.default_rng(5).normal(size=(3, 2, 64)),
         "audio_features": np.random.default_rng(6).normal(size=(3, 2, 64)),
+        "clip_mask": None,  # every clip real
     }
     raw, scaled = probe.predict(features, verbose=0)
     np.testing.assert_allclose(scaled, 5.0 * raw + 5.0, atol=1e-5)

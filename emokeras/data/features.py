@@ -136,12 +136,17 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
 def _encode(encode, inputs, batch_size):
     """`{feature name: (clips, dim)}` of the model's modalities, over every
     clip of the windows (`encode`: the model's `encode_clips`)."""
+    windows = len(inputs["valid_frames"])
     batches = []
-    for first in range(0, len(inputs["valid_frames"]), batch_size):
+    for first in range(0, windows, batch_size):
         batch = {name: value[first : first + batch_size] for name, value in inputs.items()}
+        # Every call the same shape (the last batch padded), so the function is traced once.
+        short = batch_size - len(batch["valid_frames"])
+        batch = {name: tf.concat([value] + [value[-1:]] * short, 0) for name, value in batch.items()}
         batches.append({name: np.asarray(value) for name, value in encode(batch).items() if name in FEATURE_NAMES})
     return {
-        name: np.concatenate([b[name] for b in batches]).reshape(-1, batches[0][name].shape[-1]) for name in batches[0]
+        name: np.concatenate([b[name] for b in batches])[:windows].reshape(-1, batches[0][name].shape[-1])
+        for name in batches[0]
     }
 
 
