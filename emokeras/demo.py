@@ -7,6 +7,7 @@ concatenation, audio only and visual only -> evaluate on unseen recordings
 Every step is resumable: a rerun skips what is finished.
 """
 
+import dataclasses
 import pathlib
 import time
 
@@ -34,6 +35,7 @@ def run_demo(
     from emokeras.data import read_manifest
     from emokeras.data.synthetic_corpus import write_synthetic_corpus
     from emokeras.training.ablation import ablate
+    from emokeras.training.trainer import windows_per_epoch
     from emokeras.training.training_config import load_config
     from emokeras.weights import cached_i3d_weights
 
@@ -71,6 +73,12 @@ def run_demo(
         face_crop=False,
         progress=progress,
     )
+    if batch_size is None:
+        # Short recordings give few windows: a batch is at most an epoch.
+        available = windows_per_epoch(config)
+        if available < config.batch_size:
+            config = dataclasses.replace(config, batch_size=max(1, available))
+            print(f"  {available} training windows: batches of {config.batch_size}")
     step("training (stage 1: audio CNN; features: frozen I3D; stage 2: fusion) and evaluating on unseen recordings")
     rows, table, table_csv = ablate(config, rows=DEMO_ROWS, progress=progress)
     outputs = {"table": table, "table_csv": table_csv}

@@ -71,8 +71,10 @@ def main(argv=None):
     # The model's windows (2 clips of 8 frames, one clip apart) cut the data.
     windows = model.window_geometry()
     train = make_dataset(data, "train", windows=windows, mode="train", batch_size=8)
-    # Eval mode adds (recording_id, start) to each window; fit wants (x, y).
-    dev = make_dataset(data, "dev", windows=windows, mode="eval", batch_size=8).map(lambda x, y, info: (x, y))
+    # Eval mode adds (recording_id, start, weights) to each window; fit wants
+    # (x, y, sample weights): padded clips weigh nothing.
+    dev = make_dataset(data, "dev", windows=windows, mode="eval", batch_size=8)
+    dev = dev.map(lambda x, y, info: (x, y, info["weights"]))
 
     # I3D's 7x7x7 stem has a very slow TensorFlow CPU gradient; keep it fixed.
     model.visual_backbone.get_layer("Conv3d_1a_7x7").trainable = False

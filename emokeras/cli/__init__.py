@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 # Command -> one-line help. The module is `emokeras.cli.<command with _>`.
 COMMANDS = {
@@ -46,12 +47,27 @@ def build_parser(command=None):
     return parser
 
 
+def _say_our_warnings_in_one_line(command):
+    """emokeras' own warnings (e.g. a flag that contradicts how the model was
+    trained) as one line naming the command, not a source location."""
+    default = warnings.formatwarning
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def format_warning(message, category, filename, lineno, line=None):
+        if os.path.abspath(filename).startswith(package + os.sep):
+            return f"emokeras {command}: warning: {message}\n"
+        return default(message, category, filename, lineno, line)
+
+    warnings.formatwarning = format_warning
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     chosen = next((word for word in argv if word in COMMANDS), "")
     args = build_parser(chosen).parse_args(argv)
     # TensorFlow's start-up chatter (CUDA probing, CPU features) is not for users.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _say_our_warnings_in_one_line(args.command)
     try:
         return args.run(args)
     except (ValueError, FileExistsError, FileNotFoundError) as error:

@@ -274,17 +274,22 @@ def _modalities(model):
     return tuple(layer_input.name for layer_input in model.inputs)
 
 
-def _steps_per_epoch(config, raw):
-    """Full batches in one training epoch: the fewest windows any random
-    window offset can give, so every epoch has the same number of steps."""
+def windows_per_epoch(config, raw=True):
+    """Training windows one epoch can count on: on raw recordings the fewest
+    any random window offset gives, on cached features the clip-grid
+    windows."""
     from emokeras.data.dataset import shard_files
 
     _, counts = shard_files(config.data, "train")
     windows = config.window_geometry()
     if raw:
-        total = sum(windows.fewest_windows(count) for count in counts)
-    else:
-        total = sum(len(windows.grid_starts(count)) for count in counts)
+        return sum(windows.fewest_windows(count) for count in counts)
+    return sum(len(windows.grid_starts(count)) for count in counts)
+
+
+def _steps_per_epoch(config, raw):
+    """Full batches in one training epoch, the same for every epoch."""
+    total = windows_per_epoch(config, raw)
     steps = total // config.batch_size
     if steps < 1:
         raise ValueError(
