@@ -126,6 +126,14 @@ def test_predicting_through_the_server_protocols(model, video, tmp_path):
         _, over_rest = predict_video(video, ServerPredictor(rest_url), face_crop=False, progress=False)
         # JPEG compression moves pixels by a few levels: close, not equal.
         np.testing.assert_allclose(over_rest["arousal"], expected["arousal"], atol=0.02)
+        # Padded windows: a clip shorter than a window, and tails under "pad".
+        short = write_media(tmp_path / "short.mov", seconds=0.44, fps=25)
+        padded_tail = model.window_geometry(last_window="pad", stride=5)
+        for clip, windows in ((short, None), (video, padded_tail)):
+            times, local = predict_video(clip, LocalPredictor(model), windows=windows, face_crop=False, progress=False)
+            _, served = predict_video(clip, over_grpc_predictor, windows=windows, face_crop=False, progress=False)
+            assert len(served["valence"]) == len(times) and not np.isnan(served["valence"]).any()
+            np.testing.assert_allclose(served["valence"], local["valence"], atol=1e-5)
     finally:
         rest.shutdown()
         grpc_server.stop(0)

@@ -331,10 +331,9 @@ def _utterance_window(seed, padding_seed):
     return {"video": video, "audio": audio, "valid_frames": np.array([UTTERANCE_FRAMES], np.int32)}
 
 
-@pytest.mark.parametrize("fusion", ["cross_attention", "lstm"])
-def test_a_padded_utterance_through_the_reloaded_saved_model_and_the_servers(fusion, tmp_path):
+def test_a_padded_utterance_through_the_reloaded_saved_model_and_the_servers(tmp_path):
     keras.utils.set_random_seed(8)
-    model = build_av_model(fusion=fusion, **UTTERANCE_MODEL)
+    model = build_av_model(**UTTERANCE_MODEL)
     base = tmp_path / "emokeras"
     loaded = tf.saved_model.load(str(export_saved_model(model, base, version=1)))
     signature = loaded.signatures["serving_default"]
