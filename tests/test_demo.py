@@ -52,6 +52,8 @@ def test_demo_runs_every_step_on_a_short_corpus(tmp_path, weights_cache):
             "1",
             "--batch-size",
             "2",
+            # The export is tested on its own (test_serving.py); CI time.
+            "--no-export",
         ],
         env_extra={"EMOKERAS_CACHE": str(weights_cache)},
     )
@@ -64,13 +66,13 @@ def test_demo_runs_every_step_on_a_short_corpus(tmp_path, weights_cache):
             assert -1.0 <= float(row[f"{target}_ccc"]) <= 1.0
     evaluation = json.loads((out / "runs" / "i3d_cross_attention" / "evaluation.json").read_text())
     assert set(evaluation["raw"]["valence"]) == {"all", *_test_recordings(out)}
-    assert (out / "serving" / "emokeras" / "1" / "saved_model.pb").exists()
+    assert not (out / "serving").exists()
     plots = list((out / "predictions").glob("*_predictions.png"))
     assert len(plots) == 1 and plots[0].stat().st_size > 10_000
     table = list(csv.DictReader(open(next((out / "predictions").glob("*.csv")))))
     assert {"time", "valence", "arousal", "valence_true", "arousal_true"} <= set(table[0])
     # Every output is listed for the user.
-    for name in ("table", "model", "saved_model", "plot"):
+    for name in ("table", "model", "plot"):
         assert f"  {name}" in result.stdout
     # The stage-2 models reused one stage 1 and one feature cache.
     assert os.path.samefile(

@@ -163,7 +163,7 @@ def _by_hand(model, frames, audio, starts, windows):
     return sums / counts[:, None]
 
 
-@pytest.mark.parametrize("seconds, rule", [(0.4, "align_end"), (1.5, "align_end"), (1.5, "pad"), (0.4, "pad")])
+@pytest.mark.parametrize("seconds, rule", [(0.4, "align_end"), (1.5, "align_end"), (1.5, "pad")])
 def test_every_frame_gets_one_prediction_under_every_rule(seconds, rule, tmp_path):
     from emokeras.data import centre_crop
     from emokeras.data import iter_video_frames
@@ -227,7 +227,7 @@ def test_the_six_crema_d_clips_prepare_train_and_predict_at_the_paper_geometry(t
     # The paper's geometry (8 clips of 16 frames, 224 px) with slim networks:
     # the data path is what is tested, and a full-width I3D would take minutes.
     config.write_text(
-        "visual_weights: null\nwidth_multiplier: 0.125\nepochs: 1\nstage1_epochs: 1\nbatch_size: 2\n"
+        "visual_weights: null\nwidth_multiplier: 0.125\nepochs: 1\nstage1_epochs: 0\nbatch_size: 2\n"
         "lr_schedule: constant\naudio_filters: [8, 16, 32, 64, 128]\nhead_units: [16]\nlstm_units: 8\n"
     )
     out = tmp_path / "run"
