@@ -52,7 +52,7 @@ def _side_by_side_windows(path, count, windows, spec):
         "audio": tf.reshape(audio, [len(starts), windows.window_samples]),
         "valid_frames": tf.constant([side_by_side.valid_frames(start, count) for start in starts], tf.int32),
     }
-    clips = -(-count // windows.frames_per_clip)
+    clips = sum(side_by_side.valid_clips(start, count) for start in starts)
     label_padding = clips * windows.frames_per_clip - count
     labels = tf.pad(recording["labels"], [[0, label_padding], [0, 0]])
     mask = tf.pad(recording["label_mask"], [[0, label_padding], [0, 0]])
