@@ -205,16 +205,16 @@ def test_the_six_crema_d_clips_prepare_train_and_predict_at_the_paper_geometry(t
 
     from emokeras.cli import main
 
-    ratings = shared_file("real_media/crema_d/ratings.csv")
-    # The crowd's mean rated intensity of each clip (audio-visual, 0-100) as a target in [0, 1].
-    rows = [row for row in csv.DictReader(open(ratings)) if row["kind"] == "audio+video"]
-    intensity = {row["file"]: float(row["av_level"]) / 100 for row in rows}
-    names = sorted(path.stem for path in ratings.parent.glob("*.flv"))
-    assert len(names) == len(intensity) == 6
+    folder = shared_file("real_media/crema_d/1001_DFA_HAP_XX.flv").parent
+    names = sorted(path.stem for path in folder.glob("1001_DFA_*.flv"))
+    assert len(names) == 6
+    # One value per utterance: a coarse valence of the intended emotion (the
+    # data path is under test; CREMA-D's crowd ratings need a corpus reader).
+    valence = {"ANG": -0.5, "DIS": -0.4, "FEA": -0.3, "HAP": 0.6, "NEU": 0.0, "SAD": -0.5}
     splits = ["train", "train", "train", "train", "dev", "test"]
-    lines = ["recording_id,video,audio,labels,split,intensity"]
+    lines = ["recording_id,video,audio,labels,split,valence"]
     for name, split in zip(names, splits):
-        lines.append(f"{name},{ratings.parent / (name + '.flv')},,,{split},{intensity[name + '.flv']:.4f}")
+        lines.append(f"{name},{folder / (name + '.flv')},,,{split},{valence[name.split('_')[2]]}")
     (tmp_path / "crema_d.csv").write_text("\n".join(lines) + "\n")
     prepared = tmp_path / "prepared"
     assert main(["prepare", str(tmp_path / "crema_d.csv"), "--out", str(prepared), "--workers", "1"]) == 0
@@ -234,8 +234,8 @@ def test_the_six_crema_d_clips_prepare_train_and_predict_at_the_paper_geometry(t
     out = tmp_path / "run"
     assert main(["train", "--config", str(config), "--data", str(prepared), "--out", str(out)]) == 0
     evaluation = json.loads((out / "evaluation.json").read_text())
-    assert evaluation["raw"]["intensity"]["all"]["frames"] == report["recordings"][names[-1]]["frames"]
-    video = ratings.parent / f"{names[0]}.flv"
+    assert evaluation["raw"]["valence"]["all"]["frames"] == report["recordings"][names[-1]]["frames"]
+    video = folder / f"{names[0]}.flv"
     assert (
         main(["predict", str(video), "--model", str(out / "model.keras"), "--out", str(tmp_path / "predictions")]) == 0
     )
