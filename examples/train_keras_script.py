@@ -66,7 +66,7 @@ def main(argv=None):
         head_units=(32,),
     )
     data = args.data or synthetic_data(
-        workdir, recordings=5 if args.fast else 10, seconds=8 if args.fast else 40, model=model
+        workdir, recordings=5 if args.fast else 10, seconds=4 if args.fast else 40, model=model
     )
     # The model's windows (2 clips of 8 frames, one clip apart) cut the data.
     windows = model.window_geometry()

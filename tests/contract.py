@@ -42,3 +42,25 @@ def assert_one_training_step_moves_weights(model, inputs, targets, loss="mse"):
     assert before, "the model has no trainable weights"
     unchanged = [w.path for w, b, a in zip(model.trainable_weights, before, after) if np.array_equal(b, a)]
     assert not unchanged, f"weights not updated by a training step: {unchanged}"
+
+
+def assert_padding_changes_no_valid_output(model, window):
+    """Windows of 16 frames with 5, 9 and 16 real ones (`window` holds three
+    of them): new random pixels and samples in the padded part change no
+    output of a clip holding a real frame, and the mask matters."""
+    padded = dict(window, valid_frames=np.array([5, 9, 16], np.int32))
+    other = {name: np.array(value) for name, value in padded.items()}
+    rng = np.random.default_rng(7)
+    for row, valid in enumerate(padded["valid_frames"]):
+        if "video" in other:
+            other["video"][row, valid:] = rng.integers(0, 256, other["video"][row, valid:].shape)
+        if "audio" in other:
+            samples = valid * model.samples_per_clip // model.frames_per_clip
+            other["audio"][row, samples:] = rng.normal(size=other["audio"][row, samples:].shape)
+    first, second = model.predict_on_batch(padded), model.predict_on_batch(other)
+    for target in model.targets:
+        for row, clips in enumerate([1, 2, 2]):
+            np.testing.assert_allclose(second[target][row, :clips], first[target][row, :clips], atol=1e-6)
+    # Read as all real, the first window's valid clip changes: the mask does something.
+    unmasked = model.predict_on_batch({name: value for name, value in other.items() if name != "valid_frames"})
+    assert not np.allclose(unmasked[model.targets[0]][0, :1], first[model.targets[0]][0, :1], atol=1e-6)

@@ -31,6 +31,8 @@ def test_every_table_row_builds_predicts_and_round_trips(fusion, visual_backbone
         assert np.all(np.abs(values) <= 1.0)
     contract.assert_config_round_trip(model)
     contract.assert_save_load_identical(model, window, tmp_path)
+    # Any length: a padded window's valid clips ignore the padding, in every fusion.
+    contract.assert_padding_changes_no_valid_output(model, window)
 
 
 def test_cross_attention_model_uses_the_paper_layout():

@@ -41,7 +41,7 @@ def test_demo_runs_every_step_on_a_short_corpus(tmp_path, weights_cache):
             "--out",
             str(out),
             "--recordings",
-            "4",
+            "3",
             # 8 s = 200 frames: a window of 128 frames every 128 (the demo's
             # stride) fits only once, whatever the random first offset.
             "--seconds",
@@ -51,7 +51,7 @@ def test_demo_runs_every_step_on_a_short_corpus(tmp_path, weights_cache):
             "--stage1-epochs",
             "1",
             "--batch-size",
-            "2",
+            "1",
             # The export is tested on its own (test_serving.py); CI time.
             "--no-export",
         ],

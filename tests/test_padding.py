@@ -1,6 +1,7 @@
 """Any length: windows padded at the end with a validity mask, from the
-dataset through every fusion, the loss and the metric, evaluation and
-prediction (the serving side is in test_serving.py)."""
+dataset through the loss and the metric, evaluation and prediction (every
+fusion's padding invariance is checked with the model contract in
+test_av_model.py, the serving side in test_serving.py)."""
 
 import json
 
@@ -8,7 +9,6 @@ import keras
 import numpy as np
 import pytest
 
-from emokeras.choices import FUSIONS
 from emokeras.data import Recording
 from emokeras.data import WindowGeometry
 from emokeras.data import make_dataset
@@ -20,34 +20,8 @@ from emokeras.prediction import LocalPredictor
 from emokeras.prediction import predict_video
 from tests.media_factory import write_media
 from tests.tiny import TINY_AV
-from tests.tiny import tiny_window
 
 CLOCK = dict(frame_rate=25, sample_rate=16000)
-
-
-@pytest.mark.parametrize("fusion", FUSIONS)
-def test_the_padding_changes_no_valid_output(fusion):
-    keras.utils.set_random_seed(2)
-    model = build_av_model(fusion=fusion, **TINY_AV)
-    # Windows of 16 frames (2 clips of 8): 5 real frames (one partly filled
-    # clip), 9 (one whole clip and one partly filled) and a whole window.
-    window = {k: v for k, v in tiny_window(batch=3, valid_frames=[5, 9, 16]).items() if k in model.input}
-    other = {name: value.copy() for name, value in window.items()}
-    rng = np.random.default_rng(7)
-    for row, valid in enumerate(window["valid_frames"]):
-        if "video" in other:
-            other["video"][row, valid:] = rng.integers(0, 256, other["video"][row, valid:].shape)
-        if "audio" in other:
-            other["audio"][row, valid * 640 :] = rng.normal(size=other["audio"][row, valid * 640 :].shape)
-    first, second = model.predict_on_batch(window), model.predict_on_batch(other)
-    valid_clips = [1, 2, 2]
-    for target in ("valence", "arousal"):
-        for row, clips in enumerate(valid_clips):
-            np.testing.assert_allclose(second[target][row, :clips], first[target][row, :clips], atol=1e-6)
-    # And the valid clips of a padded window are not those of the window
-    # read as all real: the mask does something.
-    unmasked = model.predict_on_batch({k: v for k, v in other.items() if k != "valid_frames"})
-    assert not np.allclose(unmasked["valence"][0, :1], first["valence"][0, :1], atol=1e-6)
 
 
 def _numpy_ccc(truth, prediction, weight):

@@ -294,24 +294,14 @@ def test_malformed_requests_get_the_servers_message(servers):
         GrpcClient(grpc_target, model_name="other", retries=0).predict(window)
 
 
-def test_cli_export(model, tmp_path):
+def test_cli_export(model, tmp_path, capsys):
+    from emokeras.cli import main
+
     model.save(tmp_path / "model.keras")
-    command = [
-        sys.executable,
-        "-m",
-        "emokeras.cli",
-        "export",
-        str(tmp_path / "model.keras"),
-        "--base-dir",
-        str(tmp_path / "served"),
-        "--version",
-        "2",
-    ]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    command = ["export", str(tmp_path / "model.keras"), "--base-dir", str(tmp_path / "served"), "--version", "2"]
+    assert main(command) == 0
     assert (tmp_path / "served" / "2" / "saved_model.pb").exists()
-    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 2 and "--overwrite" in again.stderr
+    assert main(command) == 2 and "--overwrite" in capsys.readouterr().err
 
 
 # Windows of 8 clips of 8 frames (2.56 s): a 2.2 s utterance (55 frames, as
