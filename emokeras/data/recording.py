@@ -12,6 +12,8 @@ from emokeras.data.labels import read_arff_labels
 from emokeras.data.labels import read_label_csv
 
 MANIFEST_COLUMNS = ("recording_id", "video", "audio", "labels", "split")
+# Optional manifest columns that are not targets.
+MANIFEST_OPTIONAL_COLUMNS = ("video_frame_rate", "face_side", "group")
 SPLITS = ("train", "dev", "test")
 
 
@@ -21,26 +23,46 @@ class Recording:
 
     Exactly one label source is set: `label_csv` (a per-frame CSV with
     `time` and one column per target), `label_arff` (`{target: ARFF file}`,
-    RECOLA / AVEC 2016), or `label_values` (`{target: value}`, one value for
-    the whole recording, e.g. the paper's fatigue level).
+    RECOLA / AVEC 2016), `label_series` (label samples a corpus reader has
+    read: `(times, {target: values})`, NaN = unlabelled), or `label_values`
+    (`{target: value}`, one value for the whole recording: an utterance's
+    rating, the paper's fatigue level).
+
+    One modality is enough: `video` may be `None` (audio only, e.g.
+    MSP-Podcast; the frame clock then runs over the audio), and a recording
+    has no audio when `audio` is `None` and `video` is a folder of images.
 
     Args:
         recording_id: a unique name (letters, digits, `_`, `-`, `.`).
-        video: the video file.
+        video: the video file, a folder of image frames (an image sequence,
+            with `video_frame_rate`), or `None` for an audio-only recording.
         audio: the audio file, or `None` for the video's own audio track.
         split: `"train"`, `"dev"` or `"test"`.
         label_csv: per-frame label CSV.
         label_arff: per-target ARFF files.
         label_values: per-target constants.
+        label_series: `(times, {target: values})`: label times in seconds,
+            or `None` when there is one label row per frame of the source
+            video (Aff-Wild2: the times then come from the video's frame
+            rate).
+        video_frame_rate: frames per second of an image-sequence folder.
+        face_side: `None`, `"left"` or `"right"`: the face to crop when two
+            people share the frame (Aff-Wild2's `_left` / `_right`).
+        group: what the recording belongs to for per-group scores (e.g.
+            OMG-Emotion's source video of an utterance).
     """
 
     recording_id: str
-    video: str
+    video: str = None
     audio: str = None
     split: str = "train"
     label_csv: str = None
     label_arff: dict = None
     label_values: dict = None
+    label_series: tuple = None
+    video_frame_rate: float = None
+    face_side: str = None
+    group: str = None
 
     def __post_init__(self):
         if not self.recording_id or not all(c.isalnum() or c in "_-." for c in self.recording_id):
@@ -50,12 +72,39 @@ class Recording:
             )
         if self.split not in SPLITS:
             raise ValueError(f"{self.recording_id}: split must be one of {SPLITS}. Received: {self.split!r}")
-        sources = [s for s in (self.label_csv, self.label_arff, self.label_values) if s]
+        sources = [s for s in (self.label_csv, self.label_arff, self.label_values, self.label_series) if s]
         if len(sources) != 1:
             raise ValueError(
                 f"{self.recording_id}: give exactly one label source (a label file, "
                 "or values in columns named after the targets)"
             )
+        if not self.video and not self.audio:
+            raise ValueError(f"{self.recording_id}: give a video, an audio file, or both")
+        if self.face_side not in (None, "left", "right"):
+            raise ValueError(f"{self.recording_id}: face_side must be None, 'left' or 'right'. Received: {self.face_side!r}")
+        if self.is_image_sequence and not self.video_frame_rate:
+            raise ValueError(
+                f"{self.recording_id}: {self.video} is a folder of images; give its frame rate (video_frame_rate)"
+            )
+
+    @property
+    def is_image_sequence(self):
+        return bool(self.video) and os.path.isdir(self.video)
+
+    @property
+    def audio_source(self):
+        """Where the audio is: the audio file, the video's own track, or
+        `None` (an image sequence without an audio file)."""
+        if self.audio:
+            return self.audio
+        return None if self.is_image_sequence else self.video
+
+    @property
+    def modalities(self):
+        """What the recording offers: `("video", "audio")`, `("audio",)` or
+        `("video",)` (a video file without an audio track is found out when
+        it is decoded)."""
+        return tuple(m for m, present in (("video", self.video), ("audio", self.audio_source)) if present)
 
     @property
     def targets(self):
@@ -63,11 +112,14 @@ class Recording:
             return tuple(self.label_arff)
         if self.label_values:
             return tuple(self.label_values)
+        if self.label_series:
+            return tuple(self.label_series[1])
         return None  # the CSV's columns
 
-    def frame_labels(self, frame_rate, num_frames=None, targets=None, allow_missing=False):
+    def frame_labels(self, frame_rate, num_frames=None, targets=None, allow_missing=False, source_frame_rate=None):
         """Labels on the frame clock: `({target: (m,)}, mask)` for the `m`
-        labelled frames (at most `num_frames` when given)."""
+        labelled frames (at most `num_frames` when given). `source_frame_rate`
+        is the source video's rate, for labels given per source frame."""
         if self.label_values:
             if num_frames is None:
                 raise ValueError("constant labels need num_frames")
@@ -76,6 +128,14 @@ class Recording:
         if self.label_csv:
             times, values = read_label_csv(self.label_csv, targets, allow_missing)
             source = self.label_csv
+        elif self.label_series:
+            times, values = self.label_series
+            source = f"the labels of {self.recording_id}"
+            if times is None:
+                if not source_frame_rate:
+                    raise LabelError(f"{source} are one row per video frame, but the video's frame rate is unknown")
+                times = np.arange(len(next(iter(values.values())))) / float(source_frame_rate)
+            values = {t: np.asarray(v, np.float64) for t, v in values.items()}
         else:
             values = {}
             times = None
@@ -94,8 +154,10 @@ class Recording:
 def read_manifest(path):
     """Reads a manifest CSV: `recording_id,video,audio,labels,split`, plus
     optional columns named after targets holding one value per recording
-    (used when `labels` is empty). Relative paths are relative to the
-    manifest's folder.
+    (used when `labels` is empty), and optional `video_frame_rate` (for a
+    folder of images as `video`), `face_side` and `group` (see `Recording`).
+    `video` may be empty for audio-only recordings. Relative paths are
+    relative to the manifest's folder.
 
     Returns:
         A list of `Recording`.
@@ -111,7 +173,7 @@ def read_manifest(path):
                 f"{path}: missing column(s) {missing}; a manifest has the columns "
                 f"{','.join(MANIFEST_COLUMNS)} (plus optional target columns)"
             )
-        value_columns = [c for c in columns if c not in MANIFEST_COLUMNS]
+        value_columns = [c for c in columns if c not in MANIFEST_COLUMNS + MANIFEST_OPTIONAL_COLUMNS]
         recordings, seen = [], set()
         for row_number, row in enumerate(reader, start=2):
             where = f"{path}, row {row_number}"
@@ -143,12 +205,13 @@ def read_manifest(path):
                         split=row["split"].strip(),
                         label_csv=resolve(row["labels"]),
                         label_values=values or None,
+                        video_frame_rate=float(row.get("video_frame_rate") or 0) or None,
+                        face_side=(row.get("face_side") or "").strip() or None,
+                        group=(row.get("group") or "").strip() or None,
                     )
                 )
             except ValueError as error:
                 raise ValueError(f"{where}: {error}") from None
-            if not recordings[-1].video:
-                raise ValueError(f"{where}: the video column is empty")
     if not recordings:
         raise ValueError(f"{path} lists no recordings")
     return recordings
