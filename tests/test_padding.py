@@ -208,7 +208,11 @@ def test_the_six_crema_d_clips_prepare_train_and_predict_at_the_paper_geometry(t
     out = tmp_path / "run"
     assert main(["train", "--config", str(config), "--data", str(prepared), "--out", str(out)]) == 0
     evaluation = json.loads((out / "evaluation.json").read_text())
-    assert evaluation["raw"]["valence"]["all"]["frames"] == report["recordings"][names[-1]]["frames"]
+    # One value per recording: scored per utterance (the test split holds one).
+    assert evaluation["unit"] == "utterance"
+    assert evaluation["raw"]["valence"]["all"]["utterances"] == 1
+    scored = evaluation["raw"]["valence"][names[-1]]
+    assert scored["truth"] == pytest.approx(valence["SAD"]) and -1 <= scored["prediction"] <= 1
     video = folder / f"{names[0]}.flv"
     assert (
         main(["predict", str(video), "--model", str(out / "model.keras"), "--out", str(tmp_path / "predictions")]) == 0

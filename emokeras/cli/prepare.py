@@ -11,6 +11,7 @@ from emokeras.cli.arguments import model_default
 
 def add_parser(commands, name, summary):
     from emokeras.data import prepare_recordings
+    from emokeras.data.corpora import read_corpus
 
     parser = commands.add_parser(
         name,
@@ -23,18 +24,38 @@ def add_parser(commands, name, summary):
             "recording_id,video,audio,labels,split (audio empty = the video's own "
             "track; labels = a per-frame CSV with `time` and one column per target, "
             "or empty when extra columns named after targets hold one value per "
-            "recording)."
+            "recording; optional columns video_frame_rate, face_side, group). Or a corpus "
+            "in its own layout: --corpus NAME ROOT (see `emokeras corpora`)."
         ),
         epilog=(
             "examples:\n  emokeras prepare manifest.csv --out data/prepared\n"
-            "  emokeras prepare --recola RECOLA/ --out data/recola --skip-bad"
+            "  emokeras prepare --corpus msp-podcast MSP-PODCAST/ --out data/msp\n"
+            "  emokeras prepare --corpus recola RECOLA/ --out data/recola --skip-bad"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("manifest", nargs="?", help="manifest CSV")
-    parser.add_argument("--recola", metavar="ROOT", help="a RECOLA / AVEC 2016 tree instead")
+    parser.add_argument(
+        "--corpus",
+        nargs=2,
+        metavar=("NAME", "ROOT"),
+        help="a corpus in its own layout instead of a manifest (names: `emokeras corpora`)",
+    )
+    parser.add_argument("--recola", metavar="ROOT", help="the same as --corpus recola ROOT")
+    parser.add_argument(
+        "--split-seed",
+        type=int,
+        help="seed of the speaker-independent split of corpora without official splits "
+        f"(default: {default_of(read_corpus, 'seed')})",
+    )
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--targets", help="comma-separated target names (default: from the labels)")
+    parser.add_argument(
+        "--target-ranges",
+        metavar="T=LOW:HIGH,...",
+        help="the labels' scale per target, e.g. valence=1:7,arousal=1:7 (default: a corpus's own; "
+        "else -1:1); the model's heads span it and predict in these units",
+    )
     for flag in ("frame_rate", "sample_rate", "image_size"):
         parser.add_argument(
             f"--{flag.replace('_', '-')}", type=int, help=f"default: {model_default(flag)}, the model's"
@@ -63,18 +84,50 @@ def add_parser(commands, name, summary):
     parser.set_defaults(run=run)
 
 
+def parse_target_ranges(text):
+    """`"valence=1:7,arousal=1:7"` -> `{"valence": (1.0, 7.0), ...}`."""
+    ranges = {}
+    for item in text.split(","):
+        try:
+            target, bounds = item.split("=")
+            low, high = (float(value) for value in bounds.split(":"))
+        except ValueError:
+            raise ValueError(f"--target-ranges: {item!r} is not TARGET=LOW:HIGH (e.g. valence=1:7)") from None
+        if not low < high:
+            raise ValueError(f"--target-ranges: {item!r} needs LOW < HIGH")
+        ranges[target.strip()] = (low, high)
+    return ranges
+
+
 def run(args):
     from emokeras.data import PrepareError
     from emokeras.data import WindowGeometry
     from emokeras.data import prepare_recordings
     from emokeras.data import read_manifest
-    from emokeras.data import recola_recordings
+    from emokeras.data.corpora import read_corpus
 
-    if bool(args.manifest) == bool(args.recola):
-        print("emokeras prepare: give a MANIFEST or --recola ROOT (one of them)", file=sys.stderr)
+    corpus = ("recola", args.recola) if args.recola else args.corpus
+    if bool(args.manifest) == bool(corpus) or (args.recola and args.corpus):
+        print("emokeras prepare: give a MANIFEST or --corpus NAME ROOT (one of them)", file=sys.stderr)
         return 2
-    recordings = read_manifest(args.manifest) if args.manifest else recola_recordings(args.recola)
-    options = {name: model_default(name) for name in ("frame_rate", "sample_rate", "image_size", "frames_per_clip")}
+    options = {}
+    if args.manifest:
+        recordings = read_manifest(args.manifest)
+    else:
+        seed = {} if args.split_seed is None else {"seed": args.split_seed}
+        corpus = read_corpus(*corpus, **seed)
+        recordings = list(corpus.recordings)
+        options.update(
+            targets=corpus.targets,
+            target_ranges=corpus.target_ranges,
+            unit=corpus.unit,
+            scoring=corpus.scoring,
+            split_rule=corpus.split_rule,
+        )
+        print(f"{corpus.name}: {len(recordings)} recording(s); {corpus.split_rule}")
+    options.update(
+        {name: model_default(name) for name in ("frame_rate", "sample_rate", "image_size", "frames_per_clip")}
+    )
     options.update(given(args, "frame_rate", "sample_rate", "image_size", "detect_every", "workers"))
     options["min_frames"] = args.min_frames or options["frames_per_clip"]
     # The report counts windows and padded clips at the model's default geometry.
@@ -86,6 +139,8 @@ def run(args):
     )
     if args.targets:
         options["targets"] = args.targets.split(",")
+    if args.target_ranges:
+        options["target_ranges"] = parse_target_ranges(args.target_ranges)
     try:
         report = prepare_recordings(
             recordings,

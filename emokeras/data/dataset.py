@@ -9,9 +9,10 @@ from emokeras.data.label_processing import process_labels
 MODES = ("train", "eval")
 
 
-def shard_files(data_dir, split):
+def shard_files(data_dir, split, modalities=None):
     """The finished shards of a split and their frame counts, from the
-    report `emokeras prepare` keeps."""
+    report `emokeras prepare` keeps; with `modalities`, a recording that
+    lacks one of them is refused."""
     report = shard_format.read_report(data_dir)
     entries = sorted(
         (entry for entry in report["recordings"].values() if entry["status"] == "ok" and entry["split"] == split),
@@ -22,8 +23,25 @@ def shard_files(data_dir, split):
             f"No prepared recordings for split {split!r} in {data_dir}: run "
             "`emokeras prepare` first, or check the split name (train, dev, test)"
         )
+    for entry in entries:
+        check_modalities(entry, modalities or (), data_dir)
     files = [str(shard_format.shard_path(data_dir, split, e["recording_id"])) for e in entries]
     return files, [e["frames"] for e in entries]
+
+
+def check_modalities(entry, modalities, data_dir):
+    """Refuses a prepared recording without a modality the model reads."""
+    # Folders prepared before recordings could lack one had both.
+    present = entry.get("modalities", ["video", "audio"])
+    absent = [m for m in modalities if m not in present]
+    if absent:
+        unimodal = "audio_only" if "audio" in present else "visual_only"
+        raise ValueError(
+            f"recording {entry['recording_id']!r} in {data_dir} has no {' or '.join(absent)} "
+            f"(it has {', '.join(present) or 'nothing'}), but the model reads {' and '.join(modalities)}. "
+            f"Train the {unimodal} model on this data (`--set fusion={unimodal}`), or prepare the data "
+            "without this recording"
+        )
 
 
 def has_split(data_dir, split):
@@ -147,7 +165,7 @@ def make_dataset(
 
         return tf.data.Dataset.from_tensor_slices(starts).map(cut)
 
-    paths, counts = shard_files(data_dir, split)
+    paths, counts = shard_files(data_dir, split, modalities)
     files = tf.data.Dataset.from_tensor_slices((paths, tf.constant(counts, tf.int64)))
     if training:
         files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)

@@ -34,24 +34,27 @@ FEATURE_NAMES = ("visual_features", "audio_features")
 _decode_jpeg_frames = tf.function(shard_format.decode_jpeg_frames, reduce_retracing=True)
 
 
-def _side_by_side_windows(path, count, windows, spec):
+def _side_by_side_windows(path, count, windows, spec, modalities):
     """A recording cut into side-by-side windows from frame 0, the last one
     padded: `(inputs, labels, mask, clips)` with `clips` the clips holding
-    real frames, and labels padded (masked) to whole clips."""
+    real frames, and labels padded (masked) to whole clips; the inputs of
+    `modalities` only."""
     records = tf.data.TFRecordDataset(path).batch(count).get_single_element()
     recording = tf.io.parse_example(records, spec)
     side_by_side = dataclasses.replace(windows, stride=windows.window_frames, last_window="pad", label_delays=None)
     starts = side_by_side.starts(count)
     padding = len(starts) * windows.window_frames - count
-    video = _decode_jpeg_frames(recording["jpeg"])
-    # The padding's content is replaced by the model (`valid_frames`).
-    video = tf.pad(video, [[0, padding], [0, 0], [0, 0], [0, 0]])
-    audio = tf.pad(recording["audio"], [[0, padding], [0, 0]])
     inputs = {
-        "video": tf.reshape(video, [len(starts), windows.window_frames, *video.shape[1:]]),
-        "audio": tf.reshape(audio, [len(starts), windows.window_samples]),
         "valid_frames": tf.constant([side_by_side.valid_frames(start, count) for start in starts], tf.int32),
     }
+    # The padding's content is replaced by the model (`valid_frames`).
+    if "video" in modalities:
+        video = _decode_jpeg_frames(recording["jpeg"])
+        video = tf.pad(video, [[0, padding], [0, 0], [0, 0], [0, 0]])
+        inputs["video"] = tf.reshape(video, [len(starts), windows.window_frames, *video.shape[1:]])
+    if "audio" in modalities:
+        audio = tf.pad(recording["audio"], [[0, padding], [0, 0]])
+        inputs["audio"] = tf.reshape(audio, [len(starts), windows.window_samples])
     clips = sum(side_by_side.valid_clips(start, count) for start in starts)
     label_padding = clips * windows.frames_per_clip - count
     labels = tf.pad(recording["labels"], [[0, label_padding], [0, 0]])
@@ -83,13 +86,14 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
         )
     windows = model.window_geometry()
     check_rates(windows, metadata, data_dir)
+    modalities = tuple(m for m in ("video", "audio") if m in model.data_contract["inputs"])
     spec = shard_format.frame_feature_spec(metadata["samples_per_frame"], len(metadata["targets"]))
     out_dir = pathlib.Path(out_dir)
     written = {}
     jobs = []
     for split in splits:
         try:
-            jobs += [(split, *job) for job in zip(*shard_files(data_dir, split))]
+            jobs += [(split, *job) for job in zip(*shard_files(data_dir, split, modalities))]
         except FileNotFoundError:
             continue
     if not jobs:
@@ -104,7 +108,7 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
     encode = tf.function(model.encode_clips, reduce_retracing=True)
     for done, (split, path, count) in enumerate(jobs, start=1):
         recording_id = pathlib.Path(path).stem
-        inputs, labels, mask, clips = _side_by_side_windows(path, count, windows, spec)
+        inputs, labels, mask, clips = _side_by_side_windows(path, count, windows, spec, modalities)
         features = _encode(encode, inputs, batch_size)
         visual, audio = (features.get(name, np.zeros((len(labels), 0))) for name in FEATURE_NAMES)
         labels = labels.numpy().reshape(clips, -1)

@@ -85,15 +85,85 @@ def media_info(path):
     return info
 
 
-def iter_video_frames(path, frame_rate=25, max_frames=None):
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def image_sequence_files(folder):
+    """The image frames of a folder, in natural order (`2.png` before
+    `10.png`)."""
+    import re
+
+    folder = os.fspath(folder)
+    names = [n for n in os.listdir(folder) if os.path.splitext(n)[1].lower() in IMAGE_SUFFIXES]
+    if not names:
+        raise MediaError(
+            f"{folder} holds no image frames ({', '.join(IMAGE_SUFFIXES)}); an image-sequence "
+            "recording is a folder of frames"
+        )
+
+    def natural(name):
+        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+    return [os.path.join(folder, n) for n in sorted(names, key=natural)]
+
+
+def _timed_video_frames(path, frame_rate):
+    """`(time, rgb, default_step)` for each decoded frame of a video file,
+    time in seconds from the clock's zero (fractions)."""
+    with open_media(path) as container:
+        if not container.streams.video:
+            raise MediaError(
+                f"{path} has no video stream. For an audio-only recording leave the "
+                "video empty (the `audio` column, or `--audio` in predict) and use an "
+                "audio_only model."
+            )
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        zero = _clock_start(container)
+        default_step = 1 / (stream.average_rate or frame_rate)
+        last_time = None
+        decoded = 0
+        try:
+            for frame in container.decode(stream):
+                time = _seconds(frame.pts, stream.time_base)
+                time = (last_time + default_step) if time is None else time - zero
+                last_time = time
+                decoded += 1
+                yield time, frame.to_ndarray(format="rgb24"), default_step
+        except av.error.FFmpegError as error:
+            raise MediaError(
+                f"Decoding the video of {path} failed after {decoded} frames: {error}. "
+                "The file may be truncated or corrupt; re-encode it "
+                "(e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4)."
+            ) from None
+
+
+def _timed_image_frames(folder, source_frame_rate):
+    """`(time, rgb, default_step)` for each image of a folder: image `k` is
+    shown at `k / source_frame_rate`."""
+    import cv2
+
+    if not source_frame_rate or source_frame_rate <= 0:
+        raise MediaError(f"{folder} is a folder of images: give its frame rate (e.g. video_frame_rate=25)")
+    step = 1 / fractions.Fraction(source_frame_rate).limit_denominator(1001)
+    for k, file in enumerate(image_sequence_files(folder)):
+        bgr = cv2.imread(file, cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise MediaError(f"{file} is not an image OpenCV can read; replace or remove it")
+        yield k * step, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), step
+
+
+def iter_video_frames(path, frame_rate=25, max_frames=None, source_frame_rate=None):
     """Yields RGB frames resampled to `frame_rate` by presentation time.
 
     Streams: only the current and the next source frame are held in memory.
 
     Args:
-        path: a media file with a video stream.
+        path: a media file with a video stream, or a folder of image frames
+            (an image sequence, in natural name order).
         frame_rate: output frames per second (int or fraction).
         max_frames: stop after this many output frames.
+        source_frame_rate: the frame rate of an image-sequence folder.
 
     Yields:
         `(index, frame)`: output frame `index` shows the scene at time
@@ -105,47 +175,41 @@ def iter_video_frames(path, frame_rate=25, max_frames=None):
     """
     frame_rate = fractions.Fraction(frame_rate)
     path = os.fspath(path)
-    with open_media(path) as container:
-        if not container.streams.video:
-            raise MediaError(
-                f"{path} has no video stream. emokeras needs a video of the face; "
-                "give an audio-only file as the `audio` column and its video separately."
-            )
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        zero = _clock_start(container)
-        default_step = 1 / (stream.average_rate or frame_rate)
-        index = 0
-        held = None  # (time, rgb) of the frame on screen
-        last_time = None
-        try:
-            for frame in container.decode(stream):
-                time = _seconds(frame.pts, stream.time_base)
-                time = (last_time + default_step) if time is None else time - zero
-                last_time = time
-                # Emit every output instant before this frame appears.
-                while held is not None and index / frame_rate < time:
-                    yield index, held
-                    index += 1
-                    if max_frames is not None and index >= max_frames:
-                        return
-                # Output instants before the first frame will show it too.
-                held = frame.to_ndarray(format="rgb24")
-            if held is None:
-                raise MediaError(f"{path}: the video stream has no decodable frame.")
-            # The last frame stays on screen for one source frame period.
-            end = last_time + default_step
-            while index / frame_rate < end:
-                yield index, held
-                index += 1
-                if max_frames is not None and index >= max_frames:
-                    return
-        except av.error.FFmpegError as error:
-            raise MediaError(
-                f"Decoding the video of {path} failed after {index} frames: {error}. "
-                "The file may be truncated or corrupt; re-encode it "
-                "(e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4)."
-            ) from None
+    if os.path.isdir(path):
+        source = _timed_image_frames(path, source_frame_rate)
+    else:
+        source = _timed_video_frames(path, frame_rate)
+    index = 0
+    held = None  # the rgb frame on screen
+    last_time, period = None, None
+    for time, rgb, step in source:
+        last_time, period = time, step
+        # Emit every output instant before this frame appears.
+        while held is not None and index / frame_rate < time:
+            yield index, held
+            index += 1
+            if max_frames is not None and index >= max_frames:
+                return
+        # Output instants before the first frame will show it too.
+        held = rgb
+    if held is None:
+        raise MediaError(f"{path}: the video has no decodable frame.")
+    # The last frame stays on screen for one source frame period.
+    end = last_time + period
+    while index / frame_rate < end:
+        yield index, held
+        index += 1
+        if max_frames is not None and index >= max_frames:
+            return
+
+
+def source_frame_rate(path):
+    """The average frame rate of a video file (labels given per source
+    frame are timed by it)."""
+    rate = media_info(path).get("average_frame_rate")
+    if not rate:
+        raise MediaError(f"{path}: the video stream states no frame rate; labels per video frame cannot be timed")
+    return rate
 
 
 def load_audio(path, sample_rate=16000):

@@ -18,6 +18,7 @@ from emokeras.data.labels import LabelError
 from emokeras.data.media import MediaError
 from emokeras.data.media import iter_video_frames
 from emokeras.data.media import load_audio
+from emokeras.data.media import source_frame_rate
 
 MISSING_AUDIO_RULES = ("error", "silence")
 
@@ -30,6 +31,10 @@ def prepare_recordings(
     sample_rate,
     image_size,
     targets=None,
+    target_ranges=None,
+    unit=None,
+    scoring="all",
+    split_rule=None,
     face_crop=True,
     detect_every=1,
     jpeg_quality=shard_format.JPEG_QUALITY,
@@ -62,6 +67,14 @@ def prepare_recordings(
         image_size: side of the square face crops (the model's).
         targets: target names, in order (default: from the first
             recording's labels).
+        target_ranges: `{target: (low, high)}` in the labels' own units
+            (a corpus reader's; default: none stated, the model's (-1, 1)).
+        unit: `"frame"` or `"utterance"`, the unit evaluation scores
+            (default: utterance when every recording has one value per
+            target, else frame).
+        scoring: `"all"` or `"per_group"` (a score per `Recording.group`,
+            averaged).
+        split_rule: how the splits were made, for the report.
         face_crop: detect and crop faces; `False` takes a centre crop.
         detect_every: run the face detector every this many frames (the
             smoothed box carries over in between); detection dominates the
@@ -98,6 +111,11 @@ def prepare_recordings(
         raise ValueError(f"missing_audio must be one of {MISSING_AUDIO_RULES}. Received: {missing_audio!r}")
     out_dir = pathlib.Path(out_dir)
     targets = list(targets) if targets else _default_targets(recordings)
+    unknown = sorted(set(target_ranges or {}) - set(targets))
+    if unknown:
+        raise ValueError(f"target_ranges names target(s) {unknown} that are not among the targets {targets}")
+    if unit is None:
+        unit = "utterance" if all(r.label_values for r in recordings) else "frame"
     metadata = {
         "frame_rate": frame_rate,
         "sample_rate": sample_rate,
@@ -106,6 +124,11 @@ def prepare_recordings(
         "targets": targets,
         "face_crop": face_crop,
         "allow_missing_labels": allow_missing_labels,
+        "target_ranges": None
+        if target_ranges is None
+        else {t: list(target_ranges[t]) for t in targets if t in target_ranges},
+        "unit": unit,
+        "scoring": scoring,
     }
     _check_or_write_metadata(out_dir, metadata)
     # Partial files of a run that was killed are never picked up; clear them.
@@ -144,6 +167,8 @@ def prepare_recordings(
     results = _run(pending, options, workers)
     if windows is not None:
         report["windows"] = windows.to_dict()
+    if split_rule:
+        report["split_rule"] = split_rule
     for done, entry in enumerate(results, start=1):
         if windows is not None and entry["status"] == "ok":
             starts = windows.starts(entry["frames"])
@@ -166,7 +191,7 @@ def prepare_recordings(
 
 def _too_short(recording, frames, frame_rate, min_frames):
     return (
-        f"{recording.recording_id} ({recording.video}): only {frames} frames "
+        f"{recording.recording_id} ({recording.video or recording.audio}): only {frames} frames "
         f"({frames / frame_rate:.2f} s) where video, audio and labels overlap; at least "
         f"{min_frames} frames ({min_frames / frame_rate:.2f} s) are needed (--min-frames)"
     )
@@ -257,24 +282,29 @@ def _write_shard(
 
     report_warnings = []
     samples_per_frame = sample_rate // frame_rate
-    audio_source = recording.audio or recording.video
-    try:
-        audio = load_audio(audio_source, sample_rate)
-    except MediaError as error:
-        if "no audio stream" not in str(error) or missing_audio != "silence":
-            raise
-        audio = None
-        report_warnings.append(f"{audio_source} has no audio stream: silence used")
+    modalities = list(recording.modalities)
+    audio = None
+    if recording.audio_source:
+        try:
+            audio = load_audio(recording.audio_source, sample_rate)
+        except MediaError as error:
+            if "no audio stream" not in str(error) or missing_audio != "silence":
+                raise
+            # Chosen by the user: the silence stands in for the audio.
+            report_warnings.append(f"{recording.audio_source} has no audio stream: silence used")
 
     # Labels first: they are cheap, and bad labels should fail before decoding.
     if recording.label_values:
         labels, mask, label_frames = None, None, None
     else:
+        per_source_frame = recording.label_series is not None and recording.label_series[0] is None
         labels, mask = recording.frame_labels(
             frame_rate,
             num_frames=None,
             targets=targets if recording.label_csv else None,
-            allow_missing=allow_missing_labels,
+            # A corpus reader's NaN is the corpus's own "unlabelled" code.
+            allow_missing=allow_missing_labels or recording.label_series is not None,
+            source_frame_rate=source_frame_rate(recording.video) if per_source_frame else None,
         )
         missing_targets = [t for t in targets if t not in labels]
         if missing_targets:
@@ -295,13 +325,28 @@ def _write_shard(
         label_matrix = np.nan_to_num(label_matrix)
 
     shard = shard_format.shard_path(out_dir, recording.split, recording.recording_id)
-    cropper = FaceCropper(output_size=image_size, detect_every=detect_every) if face_crop else None
+    cropper = None
+    if recording.video and face_crop:
+        cropper = FaceCropper(
+            output_size=image_size,
+            detect_every=detect_every,
+            **({"face_side": recording.face_side} if recording.face_side else {}),
+        )
+    if recording.video:
+        frames = iter_video_frames(
+            recording.video, frame_rate, max_frames=limit, source_frame_rate=recording.video_frame_rate
+        )
+    else:  # audio only: the frame clock runs over the audio, no pictures
+        frames = ((index, None) for index in range(limit))
     frames_written = 0
     with atomic_path(shard) as temporary:
         with tf.io.TFRecordWriter(os.fspath(temporary)) as writer:
-            for index, frame in iter_video_frames(recording.video, frame_rate, max_frames=limit):
-                crop = cropper.crop(frame) if cropper else centre_crop(frame, image_size)
-                jpeg = shard_format.encode_jpeg(crop, jpeg_quality)
+            for index, frame in frames:
+                if frame is None:
+                    jpeg = b""
+                else:
+                    crop = cropper.crop(frame) if cropper else centre_crop(frame, image_size)
+                    jpeg = shard_format.encode_jpeg(crop, jpeg_quality)
                 if audio is None:
                     samples = np.zeros(samples_per_frame, np.float32)
                 else:
@@ -324,12 +369,17 @@ def _write_shard(
         "frames": frames_written,
         "duration": frames_written / frame_rate,
         "shard": os.fspath(shard),
+        "modalities": modalities,
         "audio_seconds": None if audio is None else len(audio) / sample_rate,
         "label_frames": label_frames,
         "missing_label_frames": int((~mask_matrix[:frames_written].all(axis=1)).sum()),
         "faces": cropper.report if cropper else {"face_crop": False},
         "cut_to": "video" if limit is None or frames_written < limit else "audio/labels",
     }
+    if recording.group:
+        entry["group"] = recording.group
+    if recording.face_side:
+        entry["face_side"] = recording.face_side
     if label_frames is not None and label_frames > frames_written:
         report_warnings.append(f"{label_frames - frames_written} label frames beyond the media ignored")
     if cropper and cropper.report["fallback_frames"]:

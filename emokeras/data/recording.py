@@ -81,7 +81,9 @@ class Recording:
         if not self.video and not self.audio:
             raise ValueError(f"{self.recording_id}: give a video, an audio file, or both")
         if self.face_side not in (None, "left", "right"):
-            raise ValueError(f"{self.recording_id}: face_side must be None, 'left' or 'right'. Received: {self.face_side!r}")
+            raise ValueError(
+                f"{self.recording_id}: face_side must be None, 'left' or 'right'. Received: {self.face_side!r}"
+            )
         if self.is_image_sequence and not self.video_frame_rate:
             raise ValueError(
                 f"{self.recording_id}: {self.video} is a folder of images; give its frame rate (video_frame_rate)"

@@ -5,13 +5,17 @@ One file per recording, `<out>/shards/<split>/<recording_id>.tfrecord`, one
 `tf.train.Example` per video frame, in time order:
 - `recording_id` (bytes), `frame_index` (int64, frame `k` is the time
   `k / frame_rate`);
-- `jpeg` (bytes): the face crop, `image_size` x `image_size` RGB;
+- `jpeg` (bytes): the face crop, `image_size` x `image_size` RGB (empty
+  for an audio-only recording);
 - `audio` (float x `sample_rate / frame_rate`): the samples of that frame's
-  time span, 16 kHz mono by default;
+  time span, 16 kHz mono by default (zeros for a recording without
+  audio);
 - `labels` (float x number of targets) and `label_mask` (int64 x number of
   targets, 1 = present).
-`<out>/metadata.json` holds what is shared (rates, image size, targets) and
-`<out>/report.json` what happened to every recording.
+`<out>/metadata.json` holds what is shared (rates, image size, targets, their
+ranges, the evaluation unit) and `<out>/report.json` what happened to every
+recording (with the modalities it has, so a model never reads a modality a
+recording lacks).
 """
 
 import json
@@ -21,6 +25,8 @@ METADATA_FILE = "metadata.json"
 REPORT_FILE = "report.json"
 # Quality of the stored face crops, and of the crops a client sends as JPEG.
 JPEG_QUALITY = 90
+# What metadata.json says when it does not say it.
+METADATA_DEFAULTS = {"target_ranges": None, "unit": "frame", "scoring": "all"}
 
 
 def shard_path(out_dir, split, recording_id):
@@ -37,7 +43,11 @@ def read_metadata_file(path):
         raise FileNotFoundError(
             f"{path} not found: {path.parent} was not written by `emokeras prepare` (or `emokeras extract-features`)"
         )
-    return json.loads(path.read_text())
+    metadata = json.loads(path.read_text())
+    # Folders prepared before corpora had units and ranges.
+    for key, value in METADATA_DEFAULTS.items():
+        metadata.setdefault(key, value)
+    return metadata
 
 
 def read_report(data_dir):

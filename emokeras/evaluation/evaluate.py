@@ -1,11 +1,17 @@
-"""`evaluate`: CCC, PCC and RMSE per target, per recording and over all
-recordings concatenated, at the annotation rate, with AVEC-style
-post-processing fitted on the development split and applied to test."""
+"""`evaluate`: CCC, PCC and RMSE per target, in the unit the corpus is
+labelled in. Per-frame corpora: per recording and over all recordings
+concatenated, at the annotation rate, with AVEC-style post-processing
+fitted on the development split and applied to test. Utterance corpora (one
+value per recording): one prediction per utterance, the mean over its real
+frames of the window predictions (each clip weighted by its real frames),
+scored over all utterances and, where the corpus asks for it (OMG-Emotion),
+per group (source video) and averaged."""
 
 import pathlib
 
 import numpy as np
 
+from emokeras.data import shard_format
 from emokeras.evaluation.postprocessing import apply_postprocessing
 from emokeras.evaluation.postprocessing import fit_postprocessing
 from emokeras.metrics.ccc import concordance_correlation
@@ -41,6 +47,60 @@ def score_results(results, targets):
             np.concatenate([mask[:, j] for _, _, mask in results.values()]),
         )
         scores[target] = per
+    return scores
+
+
+def utterance_results(results):
+    """Per-frame results -> one `(prediction, truth, mask)` row per
+    utterance: the means over the scored frames (`(1, targets)` arrays)."""
+    rows = {}
+    for rid, (pred, true, mask) in results.items():
+        keep = np.asarray(mask, bool) & ~np.isnan(pred)
+        count = keep.sum(axis=0)
+        with np.errstate(invalid="ignore"):
+            mean_pred = np.where(keep, pred, 0.0).sum(axis=0) / count
+            mean_true = np.where(keep, true, 0.0).sum(axis=0) / count
+        rows[rid] = (mean_pred[None], mean_true[None], (count > 0)[None])
+    return rows
+
+
+def score_utterances(results, targets, groups=None):
+    """`{target: {recording_id: {"prediction", "truth"}, "all": scores
+    [, "per_group": {group: scores}, "per_group_mean": {"ccc", "pcc",
+    "rmse", "groups"}]}}`; `scores` count `utterances`. `results` as
+    `utterance_results` returns them; `groups` maps recording ids to groups
+    for a per-group score (groups of one utterance have no CCC and are left
+    out of the mean)."""
+    scores = {}
+    for j, target in enumerate(targets):
+        per = {
+            rid: {"prediction": float(pred[0, j]), "truth": float(true[0, j])}
+            for rid, (pred, true, mask) in results.items()
+            if mask[0, j]
+        }
+        per[ALL] = _as_utterances(series_scores(*_stacked(results, j)))
+        if groups:
+            by_group = {}
+            for rid in results:
+                by_group.setdefault(groups[rid], {})[rid] = results[rid]
+            per["per_group"] = {g: _as_utterances(series_scores(*_stacked(r, j))) for g, r in sorted(by_group.items())}
+            scored = [g for g in per["per_group"].values() if g["utterances"] >= 2]
+            per["per_group_mean"] = {
+                key: float(np.mean([g[key] for g in scored])) if scored else float("nan")
+                for key in ("ccc", "pcc", "rmse")
+            }
+            per["per_group_mean"]["groups"] = len(scored)
+        scores[target] = per
+    return scores
+
+
+def _stacked(results, j):
+    return tuple(np.concatenate([row[k][:, j] for row in results.values()]) for k in range(3))
+
+
+def _as_utterances(scores):
+    scores = dict(scores)
+    scores["utterances"] = scores.pop("frames")
     return scores
 
 
@@ -86,9 +146,11 @@ def evaluate_model(
         postprocess: also fit and score the post-processing.
 
     Returns:
-        A JSON-able dict: `{"targets", "split", "label_processing", "raw":
-        scores, "postprocessed": scores, "postprocessing": params}` (scores
-        as `score_results`).
+        A JSON-able dict: `{"targets", "split", "unit", "label_processing",
+        "raw": scores, "postprocessed": scores, "postprocessing": params}`
+        (scores as `score_results`; for utterance-level corpora as
+        `score_utterances`, and no post-processing: it filters series over
+        time).
     """
     from emokeras.evaluation.frame_predictions import model_frame_predictions
     from emokeras.models.av_emotion_regressor import training_settings
@@ -100,12 +162,16 @@ def evaluate_model(
     median = {"median_width": processing["median_width"]} if "median_width" in processing else {}
     options = dict(windows=windows, features_dir=features_dir, batch_size=batch_size, **median)
     test, targets = model_frame_predictions(model, data_dir, test_split, **options)
-    report = {
-        "targets": targets,
-        "split": test_split,
-        "label_processing": processing,
-        "raw": score_results(test, targets),
-    }
+    unit = settings.get("unit", "frame")
+    report = {"targets": targets, "split": test_split, "unit": unit, "label_processing": processing}
+    if unit == "utterance":
+        groups = None
+        if settings.get("scoring") == "per_group":
+            entries = shard_format.read_report(data_dir)["recordings"]
+            groups = {rid: entries[rid].get("group", rid) for rid in test}
+        report["raw"] = score_utterances(utterance_results(test), targets, groups)
+        return report
+    report["raw"] = score_results(test, targets)
     if postprocess:
         dev, _ = model_frame_predictions(model, data_dir, dev_split, **options)
         params = fit_postprocessing(dev, targets)
@@ -116,8 +182,11 @@ def evaluate_model(
 
 def format_table(report, which="raw"):
     """A markdown table: one row per recording (and `all`), CCC / PCC /
-    RMSE per target."""
+    RMSE per target; for utterance-level scores one row over all
+    utterances (and per group)."""
     targets = report["targets"]
+    if report.get("unit") == "utterance":
+        return _utterance_table(report[which], targets)
     scores = report[which]
     header = "| recording | " + " | ".join(f"{t} CCC | {t} PCC | {t} RMSE" for t in targets) + " |"
     rule = "|---|" + "---:|" * (3 * len(targets))
@@ -133,6 +202,29 @@ def format_table(report, which="raw"):
     return "\n".join(rows)
 
 
+def _utterance_table(scores, targets):
+    header = "| utterances | count | " + " | ".join(f"{t} CCC | {t} PCC | {t} RMSE" for t in targets) + " |"
+    rows = [header, "|---|---:|" + "---:|" * (3 * len(targets))]
+
+    def row(name, per_target, count):
+        cells = [
+            f"{per_target[t]['ccc']:.3f} | {per_target[t]['pcc']:.3f} | {per_target[t]['rmse']:.3f}" for t in targets
+        ]
+        rows.append(f"| {name} | {count} | " + " | ".join(cells) + " |")
+
+    first = scores[targets[0]]
+    row(f"**{ALL}**", {t: scores[t][ALL] for t in targets}, first[ALL]["utterances"])
+    if "per_group" in first:
+        row(
+            "**mean over groups**",
+            {t: scores[t]["per_group_mean"] for t in targets},
+            f"{first['per_group_mean']['groups']} groups",
+        )
+        for group in first["per_group"]:
+            row(group, {t: scores[t]["per_group"][group] for t in targets}, first["per_group"][group]["utterances"])
+    return "\n".join(rows)
+
+
 def write_report(report, out_dir, stem="evaluation"):
     """Writes `<stem>.json` and `<stem>.md` (atomically); returns both paths."""
     from emokeras.atomic_write import write_json_atomically
@@ -140,7 +232,13 @@ def write_report(report, out_dir, stem="evaluation"):
 
     out_dir = pathlib.Path(out_dir)
     json_path = write_json_atomically(out_dir / f"{stem}.json", report)
-    text = [f"# Evaluation on {report['split']}", "", "## Raw predictions", "", format_table(report, "raw")]
+    unit = report.get("unit", "frame")
+    how = (
+        "Scored per utterance: one prediction per recording (the mean over its real frames), against its label."
+        if unit == "utterance"
+        else "Scored per frame, at the annotation rate."
+    )
+    text = [f"# Evaluation on {report['split']}", "", how, "", "## Raw predictions", "", format_table(report, "raw")]
     if "postprocessed" in report:
         params = report["postprocessing"]
         fitted = ", ".join(

@@ -64,7 +64,9 @@ class AVEmotionRegressor(keras.Model):
             new data alike: a dict with any of `median_width`, `label_delays`
             (the label processing), `face_crop` (whether the crops came from
             the face detector), `stride`, `last_window` (the training
-            windows). See `data_contract`.
+            windows), `unit` and `scoring` (how the corpus is evaluated:
+            `"frame"` or `"utterance"`; `"all"` or `"per_group"`). See
+            `data_contract`.
         **kwargs: `name`, `trainable`.
 
     Call arguments:
@@ -280,7 +282,7 @@ class AVEmotionRegressor(keras.Model):
 
 
 # The keys of `training_data`, each the name of the data option it records.
-TRAINING_DATA_KEYS = ("median_width", "label_delays", "face_crop", "stride", "last_window")
+TRAINING_DATA_KEYS = ("median_width", "label_delays", "face_crop", "stride", "last_window", "unit", "scoring")
 
 
 def training_settings(contract, **overrides):

@@ -14,10 +14,11 @@ def predict_video(
     windows=None,
     audio=None,
     face_crop=None,
+    video_frame_rate=None,
     batch_size=4,
     progress=True,
 ):
-    """Per-frame predictions over a whole video of at least one clip.
+    """Per-frame predictions over a whole recording of at least one clip.
 
     Frames are decoded and face-cropped one at a time and only one window of
     them is held in memory (the audio track is loaded whole: about 230 MB
@@ -26,16 +27,23 @@ def predict_video(
     window at the end); a video shorter than a window, or a tail under
     `last_window="pad"`, is sent as a padded window with its `valid_frames`.
     `WindowGeometry.stitch` gives every real frame the mean of the clip
-    predictions covering it.
+    predictions covering it. A unimodal model reads one modality: an
+    `audio_only` model takes an audio file (frames are then the audio's
+    25 fps clock), a `visual_only` model a video without sound or a folder
+    of images; a model given a recording without a modality it reads is
+    refused with the options.
 
     Args:
-        video: the video file.
+        video: the video file, a folder of image frames (with
+            `video_frame_rate`), or for an `audio_only` model any media file
+            with sound.
         predictor: a window predictor (`LocalPredictor`, `ServerPredictor`).
         windows: a `WindowGeometry` (default: the model's windows, one clip
             apart); its label delays do not apply to unlabelled video.
         audio: a separate audio file (default: the video's own track).
         face_crop: detect and crop the face, or take a centre crop (default:
             as the model's training data was prepared; if unknown, crop).
+        video_frame_rate: the frame rate of a folder of images.
         batch_size: windows per prediction call.
         progress: show a progress bar.
 
@@ -57,13 +65,17 @@ def predict_video(
     face_crop = training_settings(contract, face_crop=face_crop).get("face_crop", True)
     window = geometry.window_frames
     spf = geometry.samples_per_frame
-    samples = load_audio(audio or video, geometry.sample_rate) if "audio" in contract["inputs"] else None
+    reads = contract["inputs"]
+    _check_modalities(video, audio, reads)
+    samples = load_audio(audio or video, geometry.sample_rate) if "audio" in reads else None
     cropper = FaceCropper(output_size=size) if face_crop else None
     bar = None
     if progress:
         import keras
 
-        duration = media_info(video)["duration"] or 0
+        duration = len(samples) / geometry.sample_rate if samples is not None else 0
+        if "video" in reads and not pathlib.Path(video).is_dir():
+            duration = media_info(video)["duration"] or duration
         bar = keras.utils.Progbar(max(1, int(duration * geometry.frame_rate)), unit_name="frame")
 
     buffer = collections.deque(maxlen=window)
@@ -72,7 +84,7 @@ def predict_video(
     def flush():
         if not pending:
             return
-        batch = {name: np.stack([item[name] for item in pending]) for name in ("video", "audio")}
+        batch = {name: np.stack([item[name] for item in pending]) for name in reads}
         batch["valid_frames"] = np.array([item["valid_frames"] for item in pending], np.int32)
         for target, values in predictor(batch).items():
             outputs[target].append(np.asarray(values))
@@ -83,22 +95,26 @@ def predict_video(
         # The window's real frames are the newest in the buffer; a padded
         # window repeats the last one (its content is masked anyway).
         valid = geometry.valid_frames(start, frames)
-        video_window = list(buffer)[len(buffer) - valid :]
-        video_window += [video_window[-1]] * (window - valid)
-        if samples is None:
-            audio_window = np.zeros(geometry.window_samples, np.float32)
-        else:
+        item = {"start": start, "valid_frames": valid}
+        if "video" in reads:
+            video_window = list(buffer)[len(buffer) - valid :]
+            item["video"] = np.stack(video_window + [video_window[-1]] * (window - valid))
+        if "audio" in reads:
             audio_window = samples[start * spf : (start + valid) * spf]
-            audio_window = np.pad(audio_window, (0, geometry.window_samples - len(audio_window)))
-        item = {"start": start, "video": np.stack(video_window), "audio": audio_window, "valid_frames": valid}
+            item["audio"] = np.pad(audio_window, (0, geometry.window_samples - len(audio_window)))
         pending.append(item)
         if len(pending) == batch_size:
             flush()
 
     frames = 0
     limit = None if samples is None else len(samples) // spf
-    for index, frame in iter_video_frames(video, geometry.frame_rate, max_frames=limit):
-        buffer.append(cropper.crop(frame) if cropper else centre_crop(frame, size))
+    if "video" in reads:
+        decoded = iter_video_frames(video, geometry.frame_rate, max_frames=limit, source_frame_rate=video_frame_rate)
+    else:  # audio only: the frame clock runs over the audio
+        decoded = ((index, None) for index in range(limit))
+    for index, frame in decoded:
+        if frame is not None:
+            buffer.append(cropper.crop(frame) if cropper else centre_crop(frame, size))
         frames = index + 1
         if geometry.is_regular_start(frames - window):
             add_window(frames - window, frames)
@@ -123,6 +139,31 @@ def predict_video(
     return np.arange(frames) / geometry.frame_rate, predictions
 
 
+def _check_modalities(video, audio, reads):
+    """Refuses a recording without a modality the model reads, naming the
+    recording and the options."""
+    from emokeras.data import media_info
+
+    if pathlib.Path(video).is_dir():
+        found = {"has_video": True, "has_audio": False}
+    else:
+        found = media_info(video)
+    if audio:
+        found["has_audio"] = True
+    absent = [m for m in reads if not found[f"has_{m}"]]
+    if absent:
+        unimodal = "audio_only" if found["has_audio"] else "visual_only"
+        fix = (
+            "give the audio as a separate file (--audio) or use a visual_only model"
+            if absent == ["audio"]
+            else f"use a {unimodal} model"
+        )
+        raise ValueError(
+            f"{video} has no {' or '.join(absent)}, but the model reads {' and '.join(reads)}: {fix} "
+            f"(a model trained with `--set fusion={unimodal}`)"
+        )
+
+
 def predict_video_to_files(
     video,
     predictor,
@@ -133,7 +174,8 @@ def predict_video_to_files(
 ):
     """`predict_video`, then `<video>_predictions.csv` and `.png` in
     `out_dir` (and `<video>_attention.png` when the predictor kept
-    cross-attention maps).
+    cross-attention maps; `<video>_utterance.json`, the mean over the real
+    frames, when the model was trained on one value per utterance).
 
     Args:
         video: the video file.
@@ -145,7 +187,8 @@ def predict_video_to_files(
         **options: `predict_video`'s options.
 
     Returns:
-        `(times, {"table": path, "plot": path[, "attention": path]})`.
+        `(times, {"table": path, "plot": path[, "attention": path][,
+        "utterance": path]})`.
     """
     from emokeras.prediction.outputs import plot_attention_maps
     from emokeras.prediction.outputs import plot_predictions
@@ -166,6 +209,11 @@ def predict_video_to_files(
         "table": write_predictions_csv(out_dir / f"{stem}_predictions.csv", times, predictions, truth),
         "plot": plot_predictions(out_dir / f"{stem}_predictions.png", times, predictions, truth, title=title),
     }
+    if predictor.contract.get("training_data", {}).get("unit") == "utterance":
+        from emokeras.atomic_write import write_json_atomically
+
+        utterance = {target: float(np.mean(values)) for target, values in predictions.items()}
+        paths["utterance"] = write_json_atomically(out_dir / f"{stem}_utterance.json", utterance)
     maps = getattr(predictor, "mean_attention_maps", lambda: None)()
     if maps is not None:
         paths["attention"] = plot_attention_maps(

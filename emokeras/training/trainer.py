@@ -357,15 +357,21 @@ def build_model(config, targets, **overrides):
     from emokeras.data import shard_format
     from emokeras.models import AVEmotionRegressor
 
+    metadata = shard_format.read_metadata(config.data)
     training_data = {
         "median_width": config.median_width,
         "label_delays": config.label_delays,
-        "face_crop": shard_format.read_metadata(config.data)["face_crop"],
+        "face_crop": metadata["face_crop"],
         "stride": config.stride,
         "last_window": config.last_window,
+        # How the corpus is scored: per frame, or one value per utterance.
+        "unit": metadata["unit"],
+        "scoring": metadata["scoring"],
     }
     arguments = {**config.model_arguments(), **overrides}
-    return AVEmotionRegressor(targets=targets, training_data=training_data, **arguments)
+    # The heads span the corpus's own units (1-7, -10..10, 0-100, ...).
+    ranges = metadata["target_ranges"]
+    return AVEmotionRegressor(targets=targets, target_ranges=ranges, training_data=training_data, **arguments)
 
 
 def resolve_visual_weights(config):

@@ -17,7 +17,7 @@ def read(root, seed=0):
     return Corpus(
         name=NAME,
         recordings=tuple(recola_recordings(root)),
-        target_ranges={"arousal": (-1.0, 1.0), "valence": (-1.0, 1.0)},
+        target_ranges={"valence": (-1.0, 1.0), "arousal": (-1.0, 1.0)},
         unit="frame",
         split_rule="official: the name prefix (train_, dev_, test_)",
     )
