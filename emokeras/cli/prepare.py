@@ -117,13 +117,7 @@ def run(args):
         seed = {} if args.split_seed is None else {"seed": args.split_seed}
         corpus = read_corpus(*corpus, **seed)
         recordings = list(corpus.recordings)
-        options.update(
-            targets=corpus.targets,
-            target_ranges=corpus.target_ranges,
-            unit=corpus.unit,
-            scoring=corpus.scoring,
-            split_rule=corpus.split_rule,
-        )
+        options.update(corpus.prepare_options())
         print(f"{corpus.name}: {len(recordings)} recording(s); {corpus.split_rule}")
     options.update(
         {name: model_default(name) for name in ("frame_rate", "sample_rate", "image_size", "frames_per_clip")}

@@ -162,11 +162,13 @@ def evaluate_model(
     median = {"median_width": processing["median_width"]} if "median_width" in processing else {}
     options = dict(windows=windows, features_dir=features_dir, batch_size=batch_size, **median)
     test, targets = model_frame_predictions(model, data_dir, test_split, **options)
-    unit = settings.get("unit", "frame")
+    # The data says how it is scored (one value per utterance, or per frame).
+    metadata = shard_format.read_metadata(data_dir)
+    unit = metadata["unit"]
     report = {"targets": targets, "split": test_split, "unit": unit, "label_processing": processing}
     if unit == "utterance":
         groups = None
-        if settings.get("scoring") == "per_group":
+        if metadata["scoring"] == "per_group":
             entries = shard_format.read_report(data_dir)["recordings"]
             groups = {rid: entries[rid].get("group", rid) for rid in test}
         report["raw"] = score_utterances(utterance_results(test), targets, groups)

@@ -42,12 +42,13 @@ class Corpus:
     def targets(self):
         return list(self.target_ranges)
 
-    def description(self):
-        """What the report keeps about the corpus."""
+    def prepare_options(self):
+        """The keyword arguments of `prepare_recordings` that come from the
+        corpus: its targets, their ranges, the unit, scoring and split rule."""
         return {
-            "corpus": self.name,
+            "targets": self.targets,
+            "target_ranges": dict(self.target_ranges),
             "unit": self.unit,
             "scoring": self.scoring,
             "split_rule": self.split_rule,
-            "target_ranges": {t: list(r) for t, r in self.target_ranges.items()},
         }
