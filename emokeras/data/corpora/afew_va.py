@@ -24,11 +24,12 @@ import json
 import math
 import os
 import pathlib
-import re
 
 import numpy as np
 
 from emokeras.data.corpora.corpus import Corpus
+from emokeras.data.corpora.naming import layout_error
+from emokeras.data.corpora.naming import unique_recording_id
 from emokeras.data.corpora.splits import speaker_independent_split
 from emokeras.data.labels import LabelError
 from emokeras.data.recording import Recording
@@ -64,7 +65,7 @@ def read(root, seed=0):
     root = pathlib.Path(root)
     clips = _clip_folders(root)
     if not clips:
-        raise _layout_error(root, f"no <clip>/<clip>.json folder up to {SEARCH_DEPTH} levels down")
+        raise layout_error("AFEW-VA", root, f"no <clip>/<clip>.json folder up to {SEARCH_DEPTH} levels down", TREE)
 
     recordings, speaker_of, taken, unplaced = [], {}, set(), 0
     for clip in clips:
@@ -74,7 +75,7 @@ def read(root, seed=0):
             raise ValueError(f"{clip}: no PNG frames beside {annotation.name}. Expected layout:\n{TREE}")
         actor, values, unplaced_here = _read_annotation(annotation, frames)
         unplaced += unplaced_here
-        recording_id = _recording_id(clip.name, taken)
+        recording_id = unique_recording_id(clip.name, taken)
         speaker_of[recording_id] = actor or f"clip {clip.name}"
         times = np.arange(len(frames)) / FRAME_RATE
         recordings.append((recording_id, clip, (times, values)))
@@ -137,19 +138,3 @@ def _read_annotation(path, frames):
         unplaced += position is None
     actor = content.get("actor")
     return (str(actor).strip() if actor else None), values, unplaced
-
-
-def _recording_id(name, taken):
-    """`name` with characters other than letters, digits, `_`, `-`, `.` as
-    `_`, made unique among `taken` (ids name files)."""
-    base = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-    candidate, count = base, 1
-    while candidate in taken:
-        count += 1
-        candidate = f"{base}-{count}"
-    taken.add(candidate)
-    return candidate
-
-
-def _layout_error(root, missing):
-    return ValueError(f"{root} does not look like AFEW-VA: {missing}. Expected layout:\n{TREE}")

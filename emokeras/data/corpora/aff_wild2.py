@@ -25,11 +25,12 @@ Layout rules (ABAW annotation releases and the Aff-Wild2 page; see `TREE`):
 
 import os
 import pathlib
-import re
 
 import numpy as np
 
 from emokeras.data.corpora.corpus import Corpus
+from emokeras.data.corpora.naming import layout_error
+from emokeras.data.corpora.naming import unique_recording_id
 from emokeras.data.labels import LabelError
 from emokeras.data.recording import Recording
 
@@ -72,8 +73,11 @@ def read(root, seed=0):
         if (annotations / folder).is_dir():
             label_files += [(path, split) for path in sorted((annotations / folder).glob("*.txt"))]
     if not label_files:
-        raise _layout_error(
-            root, f"no *.txt under {annotations}/{{{','.join(SPLIT_FOLDERS)}}}; folders found: {_children(annotations)}"
+        raise layout_error(
+            "Aff-Wild2",
+            root,
+            f"no *.txt under {annotations}/{{{','.join(SPLIT_FOLDERS)}}}; folders found: {_children(annotations)}",
+            TREE,
         )
 
     entries = []
@@ -87,7 +91,7 @@ def read(root, seed=0):
         valence, arousal = _read_annotation(path)
         recordings.append(
             Recording(
-                recording_id=_recording_id(path.stem, taken),
+                recording_id=unique_recording_id(path.stem, taken),
                 video=os.fspath(videos[video_name]),
                 split=split,
                 label_series=(None, {"valence": valence, "arousal": arousal}),
@@ -108,7 +112,7 @@ def read(root, seed=0):
 
 def _annotation_folder(root):
     if not root.is_dir():
-        raise _layout_error(root, "the folder does not exist")
+        raise layout_error("Aff-Wild2", root, "the folder does not exist", TREE)
     # Breadth first, stopping at the shallowest level holding one: the walk
     # never lists the frame folders of a cropped-faces tree deeper down.
     level, found = [root], []
@@ -118,7 +122,12 @@ def _annotation_folder(root):
         if found:
             break
     if not found:
-        raise _layout_error(root, f"no {' or '.join(ANNOTATION_FOLDERS)} folder (searched {SEARCH_DEPTH} levels down)")
+        raise layout_error(
+            "Aff-Wild2",
+            root,
+            f"no {' or '.join(ANNOTATION_FOLDERS)} folder (searched {SEARCH_DEPTH} levels down)",
+            TREE,
+        )
     if len(found) > 1:
         raise ValueError(
             f"{root}: several valence-arousal annotation sets: {', '.join(map(str, found))}. "
@@ -196,21 +205,5 @@ def _read_annotation(path):
     return np.array(valence), np.array(arousal)
 
 
-def _recording_id(name, taken):
-    """`name` with characters other than letters, digits, `_`, `-`, `.` as
-    `_`, made unique among `taken` (ids name files)."""
-    base = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-    candidate, count = base, 1
-    while candidate in taken:
-        count += 1
-        candidate = f"{base}-{count}"
-    taken.add(candidate)
-    return candidate
-
-
 def _children(folder):
     return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-
-
-def _layout_error(root, missing):
-    return ValueError(f"{root} does not look like Aff-Wild2: {missing}. Expected layout:\n{TREE}")

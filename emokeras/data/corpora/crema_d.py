@@ -21,9 +21,10 @@ import csv
 import math
 import os
 import pathlib
-import re
 
 from emokeras.data.corpora.corpus import Corpus
+from emokeras.data.corpora.naming import layout_error
+from emokeras.data.corpora.naming import unique_recording_id
 from emokeras.data.corpora.splits import speaker_independent_split
 from emokeras.data.labels import LabelError
 from emokeras.data.recording import Recording
@@ -58,9 +59,9 @@ def read(root, seed=0):
     table = root / "processedResults" / "summaryTable.csv"
     clips = sorted(p for p in (root / "VideoFlash").glob("*.flv") if p.is_file())
     if not clips:
-        raise _layout_error(root, "no VideoFlash/*.flv")
+        raise layout_error("CREMA-D", root, "no VideoFlash/*.flv", TREE)
     if not table.is_file():
-        raise _layout_error(root, "no processedResults/summaryTable.csv")
+        raise layout_error("CREMA-D", root, "no processedResults/summaryTable.csv", TREE)
     levels = _read_table(table)
 
     recordings, speaker_of, taken, unlabelled = [], {}, set(), []
@@ -70,7 +71,7 @@ def read(root, seed=0):
             continue
         if "_" not in clip.stem:
             raise ValueError(f"{clip}: CREMA-D names are ActorID_Sentence_Emotion_Level; rename it")
-        recording_id = _recording_id(clip.stem, taken)
+        recording_id = unique_recording_id(clip.stem, taken)
         speaker_of[recording_id] = clip.stem.split("_", 1)[0]
         audio = root / "AudioWAV" / f"{clip.stem}.wav"
         recordings.append((recording_id, clip, audio if audio.is_file() else None, levels[clip.stem]))
@@ -127,19 +128,3 @@ def _level(text, where):
         raise LabelError(f"{where}: MultiModalLevel={text!r} is outside 0-100")
     # Tied emotions: one level each; the clip's intensity is their mean.
     return sum(parts) / len(parts)
-
-
-def _recording_id(name, taken):
-    """`name` with characters other than letters, digits, `_`, `-`, `.` as
-    `_`, made unique among `taken` (ids name files)."""
-    base = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-    candidate, count = base, 1
-    while candidate in taken:
-        count += 1
-        candidate = f"{base}-{count}"
-    taken.add(candidate)
-    return candidate
-
-
-def _layout_error(root, missing):
-    return ValueError(f"{root} does not look like CREMA-D: {missing}. Expected layout:\n{TREE}")

@@ -19,9 +19,10 @@ import csv
 import math
 import os
 import pathlib
-import re
 
 from emokeras.data.corpora.corpus import Corpus
+from emokeras.data.corpora.naming import layout_error
+from emokeras.data.corpora.naming import unique_recording_id
 from emokeras.data.labels import LabelError
 from emokeras.data.recording import Recording
 
@@ -55,9 +56,9 @@ def read(root, seed=0):
     root = pathlib.Path(root)
     labels = next((root / "Labels" / n for n in LABEL_FILES if (root / "Labels" / n).is_file()), None)
     if labels is None:
-        raise _layout_error(root, f"no Labels/{' or Labels/'.join(LABEL_FILES)}")
+        raise layout_error("MSP-Podcast", root, f"no Labels/{' or Labels/'.join(LABEL_FILES)}", TREE)
     if not (root / "Audios").is_dir():
-        raise _layout_error(root, "no Audios/ folder")
+        raise layout_error("MSP-Podcast", root, "no Audios/ folder", TREE)
 
     rows, unused = _read_labels(labels)
     recordings, taken, missing = [], set(), []
@@ -68,7 +69,7 @@ def read(root, seed=0):
             continue
         recordings.append(
             Recording(
-                recording_id=_recording_id(pathlib.Path(file_name).stem, taken),
+                recording_id=unique_recording_id(pathlib.Path(file_name).stem, taken),
                 audio=os.fspath(audio),
                 split=split,
                 label_values=values,
@@ -131,19 +132,3 @@ def _score(text, where, column):
     if math.isnan(value) or not SCALE[0] <= value <= SCALE[1]:
         raise LabelError(f"{where}: {column}={text!r} is outside the 1-7 scale")
     return value
-
-
-def _recording_id(name, taken):
-    """`name` with characters other than letters, digits, `_`, `-`, `.` as
-    `_`, made unique among `taken` (ids name files)."""
-    base = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-    candidate, count = base, 1
-    while candidate in taken:
-        count += 1
-        candidate = f"{base}-{count}"
-    taken.add(candidate)
-    return candidate
-
-
-def _layout_error(root, missing):
-    return ValueError(f"{root} does not look like MSP-Podcast: {missing}. Expected layout:\n{TREE}")

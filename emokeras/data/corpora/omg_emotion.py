@@ -20,9 +20,10 @@ import csv
 import math
 import os
 import pathlib
-import re
 
 from emokeras.data.corpora.corpus import Corpus
+from emokeras.data.corpora.naming import layout_error
+from emokeras.data.corpora.naming import unique_recording_id
 from emokeras.data.labels import LabelError
 from emokeras.data.recording import Recording
 
@@ -62,7 +63,7 @@ def read(root, seed=0):
     tables = _find_tables(root)
     absent = [n for n in REQUIRED if n not in tables]
     if absent:
-        raise _layout_error(root, f"no {' or '.join(absent)} (searched {SEARCH_DEPTH} levels down)")
+        raise layout_error("OMG-Emotion", root, f"no {' or '.join(absent)} (searched {SEARCH_DEPTH} levels down)", TREE)
 
     rows = []
     for csv_name, split in CSV_FILES.items():
@@ -83,7 +84,7 @@ def read(root, seed=0):
             continue
         recordings.append(
             Recording(
-                recording_id=_recording_id(f"{video}-{pathlib.Path(utterance).stem}", taken),
+                recording_id=unique_recording_id(f"{video}-{pathlib.Path(utterance).stem}", taken),
                 video=os.fspath(path),
                 split=split,
                 label_values=values,
@@ -91,7 +92,9 @@ def read(root, seed=0):
             )
         )
     if not recordings:
-        raise _layout_error(root, f"none of the {len(rows)} labelled utterances has its <video>/<utterance> file")
+        raise layout_error(
+            "OMG-Emotion", root, f"none of the {len(rows)} labelled utterances has its <video>/<utterance> file", TREE
+        )
     test = "" if "omg_TestVideos_WithLabels.csv" in tables else "; no omg_TestVideos_WithLabels.csv, so no test split"
     return Corpus(
         name=NAME,
@@ -160,19 +163,3 @@ def _find_media(root, videos):
                 )
             media[key] = folder / filename
     return media
-
-
-def _recording_id(name, taken):
-    """`name` with characters other than letters, digits, `_`, `-`, `.` as
-    `_`, made unique among `taken` (ids name files)."""
-    base = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-    candidate, count = base, 1
-    while candidate in taken:
-        count += 1
-        candidate = f"{base}-{count}"
-    taken.add(candidate)
-    return candidate
-
-
-def _layout_error(root, missing):
-    return ValueError(f"{root} does not look like OMG-Emotion: {missing}. Expected layout:\n{TREE}")

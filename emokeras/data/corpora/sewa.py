@@ -17,11 +17,12 @@ Layout rules (the AVEC 2018 / 2019 CES baseline scripts; see `TREE`):
 import math
 import os
 import pathlib
-import re
 
 import numpy as np
 
 from emokeras.data.corpora.corpus import Corpus
+from emokeras.data.corpora.naming import layout_error
+from emokeras.data.corpora.naming import unique_recording_id
 from emokeras.data.labels import LabelError
 from emokeras.data.recording import Recording
 
@@ -57,9 +58,9 @@ def read(root, seed=0):
     root = pathlib.Path(root)
     label_files = sorted((root / "labels").glob("*.csv"))
     if not label_files:
-        raise _layout_error(root, "no labels/*.csv")
+        raise layout_error("SEWA (AVEC CES)", root, "no labels/*.csv", TREE)
     if not (root / "video").is_dir():
-        raise _layout_error(root, "no video/ folder")
+        raise layout_error("SEWA (AVEC CES)", root, "no video/ folder", TREE)
 
     recordings, taken, missing = [], set(), []
     for path in label_files:
@@ -73,7 +74,7 @@ def read(root, seed=0):
         audio = root / "audio" / f"{path.stem}.wav"
         recordings.append(
             Recording(
-                recording_id=_recording_id(path.stem, taken),
+                recording_id=unique_recording_id(path.stem, taken),
                 video=os.fspath(video),
                 audio=os.fspath(audio) if audio.is_file() else None,
                 split=SPLITS[prefix],
@@ -140,19 +141,3 @@ def _read_labels(path):
 
 def _unquote(text):
     return text.strip().strip("'\"")
-
-
-def _recording_id(name, taken):
-    """`name` with characters other than letters, digits, `_`, `-`, `.` as
-    `_`, made unique among `taken` (ids name files)."""
-    base = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-    candidate, count = base, 1
-    while candidate in taken:
-        count += 1
-        candidate = f"{base}-{count}"
-    taken.add(candidate)
-    return candidate
-
-
-def _layout_error(root, missing):
-    return ValueError(f"{root} does not look like SEWA (AVEC CES): {missing}. Expected layout:\n{TREE}")
