@@ -36,6 +36,18 @@ def test_keras_script_example_fast():
     assert "dev CCC: valence" in output
 
 
+@pytest.mark.slow
+def test_audio_only_corpus_example_fast():
+    output = _run([sys.executable, "examples/audio_only_corpus.py", "--fast"])
+    assert "| **all** |" in output and "(1-7)" in output
+
+
+@pytest.mark.slow
+def test_per_frame_corpus_example_fast():
+    output = _run([sys.executable, "examples/per_frame_corpus.py", "--fast"])
+    assert "| **all** |" in output and "official ABAW partition" in output
+
+
 def _commands():
     from emokeras.cli import COMMANDS
 

@@ -203,13 +203,24 @@ def iter_video_frames(path, frame_rate=25, max_frames=None, source_frame_rate=No
             return
 
 
-def source_frame_rate(path):
-    """The average frame rate of a video file (labels given per source
-    frame are timed by it)."""
-    rate = media_info(path).get("average_frame_rate")
-    if not rate:
-        raise MediaError(f"{path}: the video stream states no frame rate; labels per video frame cannot be timed")
-    return rate
+def video_frame_times(path):
+    """The presentation times (seconds, on the clock of `iter_video_frames`)
+    of every frame of a video file, in display order, read from the
+    container without decoding: labels given per source frame (one row per
+    frame, e.g. Aff-Wild2) are timed by them, whatever the frame rate."""
+    path = os.fspath(path)
+    with open_media(path) as container:
+        if not container.streams.video:
+            raise MediaError(f"{path} has no video stream, so labels per video frame cannot be timed")
+        stream = container.streams.video[0]
+        zero = _clock_start(container)
+        try:
+            stamps = [packet.pts for packet in container.demux(stream) if packet.pts is not None]
+        except av.error.FFmpegError as error:
+            raise MediaError(f"Reading the frames of {path} failed: {error}. The file may be truncated.") from None
+    if not stamps:
+        raise MediaError(f"{path}: no timed video frames, so labels per video frame cannot be timed")
+    return np.array([float(_seconds(stamp, stream.time_base) - zero) for stamp in sorted(stamps)])
 
 
 def load_audio(path, sample_rate=16000):

@@ -18,7 +18,7 @@ from emokeras.data.labels import LabelError
 from emokeras.data.media import MediaError
 from emokeras.data.media import iter_video_frames
 from emokeras.data.media import load_audio
-from emokeras.data.media import source_frame_rate
+from emokeras.data.media import video_frame_times
 
 MISSING_AUDIO_RULES = ("error", "silence")
 
@@ -304,7 +304,7 @@ def _write_shard(
             targets=targets if recording.label_csv else None,
             # A corpus reader's NaN is the corpus's own "unlabelled" code.
             allow_missing=allow_missing_labels or recording.label_series is not None,
-            source_frame_rate=source_frame_rate(recording.video) if per_source_frame else None,
+            source_frame_times=video_frame_times(recording.video) if per_source_frame else None,
         )
         missing_targets = [t for t in targets if t not in labels]
         if missing_targets:

@@ -118,10 +118,11 @@ class Recording:
             return tuple(self.label_series[1])
         return None  # the CSV's columns
 
-    def frame_labels(self, frame_rate, num_frames=None, targets=None, allow_missing=False, source_frame_rate=None):
+    def frame_labels(self, frame_rate, num_frames=None, targets=None, allow_missing=False, source_frame_times=None):
         """Labels on the frame clock: `({target: (m,)}, mask)` for the `m`
-        labelled frames (at most `num_frames` when given). `source_frame_rate`
-        is the source video's rate, for labels given per source frame."""
+        labelled frames (at most `num_frames` when given).
+        `source_frame_times` are the source video's frame times, for labels
+        given per source frame (`media.video_frame_times`)."""
         if self.label_values:
             if num_frames is None:
                 raise ValueError("constant labels need num_frames")
@@ -134,9 +135,7 @@ class Recording:
             times, values = self.label_series
             source = f"the labels of {self.recording_id}"
             if times is None:
-                if not source_frame_rate:
-                    raise LabelError(f"{source} are one row per video frame, but the video's frame rate is unknown")
-                times = np.arange(len(next(iter(values.values())))) / float(source_frame_rate)
+                times = _per_frame_times(source_frame_times, len(next(iter(values.values()))), source)
             values = {t: np.asarray(v, np.float64) for t, v in values.items()}
         else:
             values = {}
@@ -151,6 +150,23 @@ class Recording:
             source = ", ".join(os.fspath(p) for p in self.label_arff.values())
         frames, mask = labels_on_frames(times, values, frame_rate, source)
         return {t: v[:num_frames] for t, v in frames.items()}, mask[:num_frames]
+
+
+def _per_frame_times(frame_times, rows, source):
+    """The times of `rows` label rows given one per source video frame: the
+    frames' own times (the first from zero, as the decoder shows it); rows
+    past the last frame continue at the median frame period (they are
+    dropped with the media's end anyway)."""
+    if frame_times is None or len(frame_times) == 0:
+        raise LabelError(f"{source} are one row per video frame, but the video's frame times are unknown")
+    frame_times = np.array(frame_times, np.float64)[:rows]
+    # The decoder shows the first frame from time zero (`iter_video_frames`).
+    frame_times[0] = min(frame_times[0], 0.0)
+    if rows > len(frame_times):
+        period = float(np.median(np.diff(frame_times))) if len(frame_times) > 1 else 1 / 25
+        extra = frame_times[-1] + period * np.arange(1, rows - len(frame_times) + 1)
+        frame_times = np.concatenate([frame_times, extra])
+    return frame_times
 
 
 def read_manifest(path):
