@@ -171,10 +171,26 @@ def test_an_audio_only_corpus_trains_evaluates_and_predicts_in_its_units(tmp_pat
     assert len(table) == int(2.4 * 25)  # one row per 40 ms of audio
     assert utterance["arousal"] == pytest.approx(table["arousal"].mean(), abs=1e-4)
 
+    # `ablate` scores its rows per utterance too.
+    command = ["ablate", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "ablation"), "--rows", "audio_only"]
+    config = tmp_path / "run.yaml"
+    assert main(command + ["--config", str(config)]) == 0
+    table = (tmp_path / "ablation" / "ablation.md").read_text()
+    assert "one mean prediction per utterance" in table and "Audio only" in table
+    assert json.loads((tmp_path / "ablation" / "audio_only" / "evaluation.json").read_text())["unit"] == "utterance"
+
     # A fused model refuses audio-only recordings, naming one and the options.
     assert _train(tmp_path, tmp_path / "data", "cross_attention", "fused") == 2
     error = capsys.readouterr().err
     assert "MSP-PODCAST_0000_0000" in error and "has no video" in error and "fusion=audio_only" in error
+    # And so does predict, naming the file and the options.
+    from emokeras.models import build_av_model
+    from tests.tiny import TINY_AV
+
+    build_av_model(fusion="cross_attention", **TINY_AV).save(tmp_path / "fused.keras")
+    assert main(["predict", str(wav), "--model", str(tmp_path / "fused.keras"), "--out", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert str(wav) in error and "has no video" in error and "audio_only model" in error
 
 
 def test_a_visual_only_corpus_of_image_sequences_trains_evaluates_and_predicts(tmp_path, capsys):

@@ -81,9 +81,17 @@ def _reuse_stage_one(source, target, fusion):
 
 
 def _row(key, label, backbone, fusion, paper, report):
-    row = {"row": key, "model": label, "visual_backbone": backbone, "fusion": fusion}
+    row = {
+        "row": key,
+        "model": label,
+        "visual_backbone": backbone,
+        "fusion": fusion,
+        "unit": report.get("unit", "frame"),
+    }
     for target in report["targets"]:
         row[f"{target}_ccc"] = report["raw"][target]["all"]["ccc"]
+        if "per_group_mean" in report["raw"][target]:  # OMG-Emotion's score
+            row[f"{target}_ccc_per_group"] = report["raw"][target]["per_group_mean"]["ccc"]
         if "postprocessed" in report:
             row[f"{target}_ccc_postprocessed"] = report["postprocessed"][target]["all"]["ccc"]
     for target, value in zip(("valence", "arousal"), paper):
@@ -101,7 +109,7 @@ def write_table(rows, out_dir):
     writer.writeheader()
     writer.writerows(rows)
     csv_path = write_text_atomically(pathlib.Path(out_dir) / "ablation.csv", buffer.getvalue())
-    numbers = [c for c in columns if c not in ("row", "model", "visual_backbone", "fusion")]
+    numbers = [c for c in columns if c not in ("row", "model", "visual_backbone", "fusion", "unit")]
     lines = [
         "| Model | " + " | ".join(numbers) + " |",
         "|---|" + "---:|" * len(numbers),
@@ -109,9 +117,13 @@ def write_table(rows, out_dir):
     for row in rows:
         cells = [f"{row[c]:.3f}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in numbers]
         lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
+    scored = (
+        "one mean prediction per utterance, over all test utterances (`_per_group`: a CCC per group, averaged)"
+        if rows and rows[0]["unit"] == "utterance"
+        else "all frames concatenated (`_postprocessed`: after median filter, delay, bias and scale fitted on dev)"
+    )
     note = (
-        "\nCCC on the test recordings, all frames concatenated (`_postprocessed`: after median filter, "
-        "delay, bias and scale fitted on dev). `paper_recola_*`: the paper's RECOLA dev numbers, for the "
+        f"\nCCC on the test recordings, {scored}. `paper_recola_*`: the paper's RECOLA dev numbers, for the "
         "shape of the comparison only (different data)."
     )
     markdown_path = write_text_atomically(pathlib.Path(out_dir) / "ablation.md", "\n".join(lines) + "\n" + note + "\n")
