@@ -354,3 +354,35 @@ def test_a_padded_utterance_through_the_reloaded_saved_model_and_the_servers(tmp
     finally:
         rest.shutdown()
         grpc_server.stop(0)
+
+
+def test_an_audio_only_model_serves_its_one_modality_in_its_units(tmp_path):
+    """An MSP-Podcast-style model: signatures without video, outputs on the
+    corpus's 1-7 scale, and `predict --server` (REST) equal to local."""
+    from emokeras.prediction import LocalPredictor
+    from emokeras.prediction import ServerPredictor
+
+    keras.utils.set_random_seed(9)
+    ranges = {"valence": (1.0, 7.0), "arousal": (1.0, 7.0)}
+    model = build_av_model(fusion="audio_only", target_ranges=ranges, **TINY_AV)
+    base = tmp_path / "emokeras"
+    loaded = tf.saved_model.load(str(export_saved_model(model, base, version=1)))
+    assert "serving_jpeg" not in loaded.signatures
+    _, inputs = loaded.signatures["serving_default"].structured_input_signature
+    assert sorted(inputs) == ["audio", "valid_frames"]
+    window = {k: v for k, v in tiny_window(batch=3, seed=4, valid_frames=[5, 9, 16]).items() if k != "video"}
+    served = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in window.items()})
+    expected = model.predict(window, verbose=0)
+    for target in ranges:
+        np.testing.assert_allclose(served[target].numpy(), expected[target], atol=1e-5)
+        assert np.all((served[target].numpy() >= 1) & (served[target].numpy() <= 7))
+    stand_in = ModelStandIn(base)
+    rest, rest_url = make_rest_server(stand_in)
+    try:
+        remote = ServerPredictor(rest_url)
+        assert remote.signature_name == "serving_default"
+        assert remote.contract["target_ranges"] == {t: list(r) for t, r in ranges.items()}
+        answer, local = remote(window), LocalPredictor(model)(window)
+        np.testing.assert_allclose(answer["arousal"], local["arousal"], atol=1e-5)
+    finally:
+        rest.shutdown()

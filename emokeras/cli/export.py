@@ -13,7 +13,8 @@ def add_parser(commands, name, summary):
             "Serving: signatures serving_default (uint8 video + float32 audio), "
             "serving_jpeg (JPEG frames as strings + audio), serving_features "
             "(cached clip features) and data_contract (what data the model takes, "
-            "as JSON); float32 outputs named after the targets; warm-up requests; "
+            "as JSON); a unimodal model's signatures take its one modality; float32 "
+            "outputs named after the targets; warm-up requests; "
             "published atomically (a server polling BASE_DIR never sees a "
             "half-written version)."
         ),
@@ -30,11 +31,13 @@ def add_parser(commands, name, summary):
 def run(args):
     from emokeras.saving import load_model
     from emokeras.serving import export_saved_model
+    from emokeras.serving.export import signature_names
 
     model = load_model(args.model, compile=False)
     path = export_saved_model(model, args.base_dir, args.version, overwrite=args.overwrite, **given(args, "model_name"))
+    signatures = ", ".join(signature_names(model))
     print(
-        f"exported {args.model} to {path} (signatures serving_default, serving_jpeg, "
-        f"serving_features, data_contract); serve {args.base_dir} as model '{args.model_name or DEFAULT_MODEL_NAME}'"
+        f"exported {args.model} to {path} (signatures {signatures}); "
+        f"serve {args.base_dir} as model '{args.model_name or DEFAULT_MODEL_NAME}'"
     )
     return 0

@@ -15,31 +15,34 @@ class ServerPredictor:
     Args:
         server: `http(s)://host:port` for REST, which sends JPEG frames
             through the `serving_jpeg` signature (far smaller than raw pixels
-            in JSON), or `host:port` for gRPC (raw uint8 tensors,
-            `serving_default`).
+            in JSON; `serving_default` for an audio-only model), or
+            `host:port` for gRPC (raw uint8 tensors, `serving_default`).
         model_name: the served model's name.
         signature_name: the signature to call (default as above).
 
     Call arguments:
         windows: `{"video": uint8 (batch, L*T, S, S, 3), "audio": float32
-            (batch, samples)}`.
+            (batch, samples), "valid_frames": int32 (batch,)}` (the
+            modalities the model reads).
 
     Returns:
         `{target: (batch, clips)}` NumPy arrays.
     """
 
     def __init__(self, server, model_name=DEFAULT_MODEL_NAME, signature_name=None):
-        if server.startswith(("http://", "https://")):
+        rest = server.startswith(("http://", "https://"))
+        if rest:
             from emokeras.serving import RestClient
 
             self.client = RestClient(server, model_name=model_name)
-            self.signature_name = signature_name or "serving_jpeg"
         else:
             from emokeras.serving import GrpcClient
 
             self.client = GrpcClient(server, model_name=model_name)
-            self.signature_name = signature_name or "serving_default"
         self.contract = self.client.data_contract()
+        # An audio-only model has no JPEG signature.
+        jpeg = rest and "video" in self.contract["inputs"]
+        self.signature_name = signature_name or ("serving_jpeg" if jpeg else "serving_default")
 
     def __call__(self, windows):
         inputs = dict(windows)

@@ -49,32 +49,44 @@ def _checked_count(count, batch_of, largest, name):
         return tf.identity(count)
 
 
+def _keyword_function(function, specs):
+    """`function(**inputs)` as a function of positional tensors, one per
+    spec in order: the signature's input names are the specs' names."""
+    names = [spec.name for spec in specs]
+
+    def call(*tensors):
+        return function(**dict(zip(names, tensors)))
+
+    return call, specs
+
+
 def serving_functions(model):
     """The serving functions of an `AVEmotionRegressor`, each with its input
     signature. Preprocessing (scaling to [-1, 1], log-mel, replacing the
     padding of short windows) happens inside the model, as in training;
-    outputs are float32 whatever the dtype policy."""
+    outputs are float32 whatever the dtype policy. Each signature takes the
+    modalities the model reads, no more (an `audio_only` model has no
+    `serving_jpeg`)."""
     frames = model.clips * model.frames_per_clip
     size = model.image_size
     samples = model.clips * model.samples_per_clip
     video_shape = (frames, size, size, 3)
     targets = list(model.targets)
+    reads_video, reads_audio = "video" in model.input, "audio" in model.input
 
     def outputs_of(predictions):
         return {t: tf.cast(predictions[t], tf.float32) for t in targets}
 
-    def raw_inputs(video, audio, valid_frames):
-        inputs = {"valid_frames": _checked_count(valid_frames, audio, frames, "valid_frames")}
-        if "video" in model.input:
+    def serving_default(valid_frames, video=None, audio=None):
+        batch_of = audio if audio is not None else video
+        inputs = {"valid_frames": _checked_count(valid_frames, batch_of, frames, "valid_frames")}
+        if video is not None:
             inputs["video"] = tf.cast(_checked(video, video_shape, "video"), tf.float32)
-        if "audio" in model.input:
+        if audio is not None:
             inputs["audio"] = _checked(audio, (samples,), "audio")
-        return inputs
+        return outputs_of(model(inputs, training=False))
 
-    def serving_default(video, audio, valid_frames):
-        return outputs_of(model(raw_inputs(video, audio, valid_frames), training=False))
-
-    def serving_jpeg(video_jpeg, audio, valid_frames):
+    def serving_jpeg(video_jpeg, valid_frames, audio=None):
         flat = tf.reshape(_checked(video_jpeg, (frames,), "video_jpeg"), [-1])
         decoded = decode_jpeg_frames(flat)
         check = tf.debugging.assert_equal(
@@ -84,18 +96,19 @@ def serving_functions(model):
         )
         with tf.control_dependencies([check]):
             video = tf.reshape(decoded, (-1,) + video_shape)
-        return serving_default(video, audio, valid_frames)
+        return serving_default(valid_frames, video=video, audio=audio)
 
     head = model.fusion_regressor
 
-    def serving_features(visual_features, audio_features, valid_clips):
-        valid_clips = _checked_count(valid_clips, audio_features, model.clips, "valid_clips")
+    def serving_features(valid_clips, visual_features=None, audio_features=None):
+        batch_of = audio_features if audio_features is not None else visual_features
+        valid_clips = _checked_count(valid_clips, batch_of, model.clips, "valid_clips")
         inputs = {"clip_mask": tf.cast(tf.range(model.clips)[None, :] < valid_clips[:, None], tf.int32)}
-        if "visual_features" in head.input:
+        if visual_features is not None:
             inputs["visual_features"] = _checked(
                 visual_features, tuple(head.input["visual_features"].shape[1:]), "visual_features"
             )
-        if "audio_features" in head.input:
+        if audio_features is not None:
             inputs["audio_features"] = _checked(
                 audio_features, tuple(head.input["audio_features"].shape[1:]), "audio_features"
             )
@@ -107,34 +120,31 @@ def serving_functions(model):
         # One copy per request row, so that the signature batches like the others.
         return {"data_contract": tf.fill(tf.shape(request), contract_json)}
 
-    visual_dim = head.visual_dim or head.audio_dim
-    return {
-        "serving_default": (
-            serving_default,
-            [
-                tf.TensorSpec((None,) + video_shape, tf.uint8, name="video"),
-                tf.TensorSpec((None, samples), tf.float32, name="audio"),
-                tf.TensorSpec((None,), tf.int32, name="valid_frames"),
-            ],
-        ),
-        "serving_jpeg": (
-            serving_jpeg,
-            [
-                tf.TensorSpec((None, frames), tf.string, name="video_jpeg"),
-                tf.TensorSpec((None, samples), tf.float32, name="audio"),
-                tf.TensorSpec((None,), tf.int32, name="valid_frames"),
-            ],
-        ),
-        "serving_features": (
-            serving_features,
-            [
-                tf.TensorSpec((None, model.clips, visual_dim), tf.float32, name="visual_features"),
-                tf.TensorSpec((None, model.clips, head.audio_dim), tf.float32, name="audio_features"),
-                tf.TensorSpec((None,), tf.int32, name="valid_clips"),
-            ],
+    video = [tf.TensorSpec((None,) + video_shape, tf.uint8, name="video")] if reads_video else []
+    audio = [tf.TensorSpec((None, samples), tf.float32, name="audio")] if reads_audio else []
+    valid_frames = [tf.TensorSpec((None,), tf.int32, name="valid_frames")]
+    features = [
+        tf.TensorSpec((None, model.clips, head.input[name].shape[-1]), tf.float32, name=name)
+        for name in ("visual_features", "audio_features")
+        if name in head.input
+    ]
+    functions = {
+        "serving_default": _keyword_function(serving_default, video + audio + valid_frames),
+        "serving_features": _keyword_function(
+            serving_features, features + [tf.TensorSpec((None,), tf.int32, name="valid_clips")]
         ),
         "data_contract": (data_contract, [tf.TensorSpec((None,), tf.int32, name="request")]),
     }
+    if reads_video:
+        jpeg = [tf.TensorSpec((None, frames), tf.string, name="video_jpeg")]
+        functions["serving_jpeg"] = _keyword_function(serving_jpeg, jpeg + audio + valid_frames)
+    return functions
+
+
+def signature_names(model):
+    """The signatures `export_saved_model` writes for `model` (an audio-only
+    model has no `serving_jpeg`)."""
+    return [name for name in SIGNATURES if name != "serving_jpeg" or "video" in model.input]
 
 
 def _warmup_requests(model, model_name, functions):
@@ -186,6 +196,8 @@ def export_saved_model(model, base_dir, version, model_name=DEFAULT_MODEL_NAME, 
     - `serving_features`: `visual_features`, `audio_features` float32
       `(batch, clips, features)`, for cached features, and `valid_clips`
       int32 `(batch,)`;
+    - a unimodal model's signatures take its one modality only (an
+      `audio_only` model has no `serving_jpeg`);
     - `data_contract`: `request` int32 `(batch,)` (values unused) ->
       `data_contract` string `(batch,)`, the model's data contract as JSON
       (window geometry, rates, image size, targets, training data), also in
@@ -224,7 +236,7 @@ def export_saved_model(model, base_dir, version, model_name=DEFAULT_MODEL_NAME, 
         archive = keras.export.ExportArchive()
         archive.track(model)
         functions = serving_functions(model)
-        for name in SIGNATURES:
+        for name in signature_names(model):
             function, signature = functions[name]
             archive.add_endpoint(name=name, fn=function, input_signature=signature)
         archive.write_out(str(temporary), verbose=False)
