@@ -249,3 +249,16 @@ def test_utterance_and_per_group_scores_equal_numpy(tmp_path):
     ]
     assert scores["per_group_mean"]["ccc"] == pytest.approx(np.mean(per_group), abs=1e-6)
     assert scores["u4"]["prediction"] == pytest.approx(means["u4"])
+
+
+def test_the_corpora_command_lists_every_reader_with_its_tree(capsys):
+    from emokeras.data.corpora import READERS
+    from emokeras.data.corpora import corpus_module
+
+    assert main(["corpora"]) == 0
+    listing = capsys.readouterr().out
+    for name in READERS:
+        assert f"emokeras prepare --corpus {name} ROOT --out DIR" in listing
+        assert corpus_module(name).TREE.splitlines()[1].strip() in listing
+    assert main(["corpora", "nope"]) == 2
+    assert "unknown corpus 'nope'" in capsys.readouterr().err

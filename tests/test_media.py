@@ -140,3 +140,25 @@ def test_bad_files_name_the_file(tmp_path, shared_file):
     no_audio = shared_file("real_media/faces/carphone_no_audio.mp4")
     with pytest.raises(MediaError, match="carphone_no_audio.mp4 has no audio stream"):
         load_audio(no_audio)
+
+
+def test_a_folder_of_images_decodes_like_a_video(tmp_path):
+    """Image `k` of a 10 fps sequence (names in natural order: 2.png before
+    10.png) is on screen from `k / 10` s, so 25 fps output frame `n` shows
+    image `floor(n * 10 / 25)`; the last image stays for one period."""
+    import cv2
+
+    from tests.media_factory import frame_code
+
+    for k in range(12):
+        cv2.imwrite(str(tmp_path / f"{k}.png"), frame_code(k, (32, 24))[..., ::-1])
+    (tmp_path / "notes.txt").write_text("not a frame")
+    frames = list(iter_video_frames(tmp_path, 25, source_frame_rate=10))
+    assert [index for index, _ in frames] == list(range(30))  # 12 images of 0.1 s = 1.2 s
+    assert [read_frame_code(frame) for _, frame in frames] == [n * 10 // 25 for n in range(30)]
+    assert frames[0][1].shape == (24, 32, 3)
+    with pytest.raises(MediaError, match="frame rate"):
+        next(iter_video_frames(tmp_path, 25))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(MediaError, match="holds no image frames"):
+        next(iter_video_frames(tmp_path / "empty", 25, source_frame_rate=10))
