@@ -17,12 +17,13 @@ def main(argv=None):
         default=os.environ.get(
             "EMOKERAS_SHARED_DATA", pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
         ),
-        help="real media for the decoding benchmark (skipped when absent)",
+        help="real media for the decoding and face detection benchmarks (skipped when absent)",
     )
     args = parser.parse_args(argv)
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}")
     from benchmarks import cpu_kernels
     from benchmarks import data_pipeline
+    from benchmarks import face_detection
     from benchmarks import feature_cache
     from benchmarks import i3d_throughput
     from benchmarks import peak_memory
@@ -33,6 +34,7 @@ def main(argv=None):
     feature_cache.run(quick=args.quick)
     peak_memory.run(quick=args.quick)
     data_pipeline.run(quick=args.quick, shared_data=args.shared_data)
+    face_detection.run(quick=args.quick, shared_data=args.shared_data)
     serving.run(quick=args.quick)
 
 

@@ -122,3 +122,28 @@ def write_media(
             container.mux(packet)
     container.close()
     return path
+
+
+WARM = np.array([1.0, 0.75, 0.5])  # red > blue
+COOL = np.array([0.5, 0.75, 1.0])  # blue > red
+
+
+def two_faces_frame(left, right, right_zoom=1.0, hide=None):
+    """Two real face frames (RGB uint8, same shape) side by side on a canvas
+    twice as wide: two people in one video. The left frame is tinted `WARM`
+    and the right one `COOL`, so that a crop tells by its mean colour whose
+    face it shows. `right_zoom` scales the right frame about its centre (a
+    bigger or smaller face, borders replicated); `hide="left"` or `"right"`
+    paints that frame flat in its mean colour (that person's face is not
+    found)."""
+    import cv2
+
+    if right_zoom != 1.0:
+        height, width = right.shape[:2]
+        shift = (1 - right_zoom) / 2
+        matrix = np.array([[right_zoom, 0, shift * width], [0, right_zoom, shift * height]])
+        right = cv2.warpAffine(right, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    halves = {"left": left * WARM, "right": right * COOL}
+    if hide is not None:
+        halves[hide] = np.broadcast_to(halves[hide].mean(axis=(0, 1)), halves[hide].shape)
+    return np.concatenate([halves["left"], halves["right"]], axis=1).astype(np.uint8)

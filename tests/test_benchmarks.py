@@ -33,6 +33,7 @@ def test_benchmarks_quick_mode_runs():
         "Peak memory",
         "PyAV decode only",
         "make_dataset vs one training step",
+        "Face detection: decode + face crop + JPEG",
         "SavedModel signature vs in-process Keras",
     )
     for title in titles:
