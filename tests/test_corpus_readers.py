@@ -90,7 +90,7 @@ def test_aff_wild2_reads_frames_sides_and_unlabelled_marks(tmp_path):
     # -5 in either column: the frame is unlabelled for both targets.
     _assert_values(values["valence"], [0.5, NAN, NAN, -1.0])
     _assert_values(values["arousal"], [-0.25, NAN, NAN, 1.0])
-    frames, mask = recordings["vid_a"].frame_labels(frame_rate=30, source_frame_rate=30)
+    frames, mask = recordings["vid_a"].frame_labels(frame_rate=30, source_frame_times=np.arange(4) / 30)
     assert mask.tolist() == [True, False, False, True]
     assert frames["valence"][0] == 0.5 and frames["arousal"][3] == 1.0
 

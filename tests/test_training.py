@@ -278,6 +278,8 @@ def test_rerun_of_a_finished_run_and_a_changed_config(tiny_corpus, tmp_path):
         "face_crop": False,
         "stride": None,
         "last_window": "align_end",
+        "unit": "frame",
+        "scoring": "all",
     }
     assert (contract["clips"], contract["frames_per_clip"], contract["image_size"]) == (2, 8, 32)
 
