@@ -48,6 +48,9 @@ def add_parser(commands, name, summary):
         "default: as the model's training data",
     )
     parser.add_argument(
+        "--face-side", choices=("left", "right"), help="two people in the video: crop the face on this side"
+    )
+    parser.add_argument(
         "--attention-maps",
         action="store_true",
         help="also plot the cross-attention maps (mean over windows; local cross-attention model)",
@@ -74,7 +77,7 @@ def run(args):
         from emokeras.prediction import ServerPredictor
 
         predictor = ServerPredictor(args.server, **given(args, "model_name"))
-    options = given(args, "audio", "batch_size", "face_crop", "video_frame_rate")
+    options = given(args, "audio", "batch_size", "face_crop", "face_side", "video_frame_rate")
     if args.stride:
         options["windows"] = geometry_of_contract(predictor.contract, stride=args.stride)
     times, paths = predict_video_to_files(args.video, predictor, args.out, labels=args.labels, **options)

@@ -327,11 +327,7 @@ def _write_shard(
     shard = shard_format.shard_path(out_dir, recording.split, recording.recording_id)
     cropper = None
     if recording.video and face_crop:
-        cropper = FaceCropper(
-            output_size=image_size,
-            detect_every=detect_every,
-            **({"face_side": recording.face_side} if recording.face_side else {}),
-        )
+        cropper = FaceCropper(output_size=image_size, detect_every=detect_every, face_side=recording.face_side)
     if recording.video:
         frames = iter_video_frames(
             recording.video, frame_rate, max_frames=limit, source_frame_rate=recording.video_frame_rate

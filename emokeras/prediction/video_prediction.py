@@ -14,6 +14,7 @@ def predict_video(
     windows=None,
     audio=None,
     face_crop=None,
+    face_side=None,
     video_frame_rate=None,
     batch_size=4,
     progress=True,
@@ -43,6 +44,8 @@ def predict_video(
         audio: a separate audio file (default: the video's own track).
         face_crop: detect and crop the face, or take a centre crop (default:
             as the model's training data was prepared; if unknown, crop).
+        face_side: `"left"` / `"right"`: the face on that side of a
+            two-person video (see `FaceCropper`).
         video_frame_rate: the frame rate of a folder of images.
         batch_size: windows per prediction call.
         progress: show a progress bar.
@@ -68,7 +71,7 @@ def predict_video(
     reads = contract["inputs"]
     _check_modalities(video, audio, reads)
     samples = load_audio(audio or video, geometry.sample_rate) if "audio" in reads else None
-    cropper = FaceCropper(output_size=size) if face_crop else None
+    cropper = FaceCropper(output_size=size, face_side=face_side) if face_crop else None
     bar = None
     if progress:
         import keras
