@@ -303,19 +303,40 @@ def test_missing_audio_as_silence_by_option(tmp_path, shared_file):
     assert np.all(inputs["audio"].numpy() == 0.0)
 
 
-def test_labels_shorter_or_longer_than_the_media(tmp_path):
+def test_labels_shorter_or_longer_than_the_media(tmp_path, capsys):
+    """Every cut is said (source, end, frames, seconds, why), and a
+    recording that loses more than `max_media_cut` of its media fails."""
     video = write_media(tmp_path / "v.mov", seconds=3.0, fps=25)
     shorter = _labels_csv(tmp_path / "short.csv", 2.0)  # labels end 1 s early
     longer = _labels_csv(tmp_path / "long.csv", 5.0)
-    report = prepare_recordings(
-        [Recording("short", str(video), label_csv=str(shorter)), Recording("long", str(video), label_csv=str(longer))],
-        tmp_path / "out",
-        **SMALL,
-    )
-    assert report["recordings"]["short"]["frames"] == 50  # cut to the labelled span
-    assert report["recordings"]["short"]["cut_to"] == "audio/labels"
-    assert report["recordings"]["long"]["frames"] == 75
-    assert "50 label frames beyond the media ignored" in report["recordings"]["long"]["warnings"][0]
+    recordings = [
+        Recording("short", str(video), label_csv=str(shorter)),
+        Recording("long", str(video), label_csv=str(longer)),
+    ]
+    with pytest.raises(PrepareError, match=r"short: only 50 of 75 frames .* 33% lost .*--max-media-cut 1"):
+        prepare_recordings(recordings, tmp_path / "strict", **SMALL)
+    assert not (tmp_path / "strict" / "shards" / "train" / "short.tfrecord").exists()
+    report = prepare_recordings(recordings, tmp_path / "out", max_media_cut=1.0, **SMALL)
+    short, long = report["recordings"]["short"], report["recordings"]["long"]
+    assert short["frames"] == 50  # cut to the labelled span
+    said = {cut["source"]: cut for cut in short["cuts"]}
+    assert set(said) == {"video", "audio"}
+    assert (said["video"]["end"], said["video"]["frames"], said["video"]["seconds"]) == ("last", 25, 1.0)
+    assert said["video"]["said"] == "video: the last 25 frame(s) (1.00 s) dropped: the labels end at 2.00 s"
+    assert long["frames"] == 75
+    assert [(c["source"], c["frames"]) for c in long["cuts"]] == [("labels", 50)]
+    assert "labels: the last 50 frame(s) (2.00 s) dropped: the audio and video end at 3.00 s" in long["warnings"]
+
+    # Labels timed before the media start are cut from the first end, and said on the console.
+    early = tmp_path / "early.csv"
+    early.write_text("time,valence,arousal\n" + "".join(f"{t / 25 - 0.4:.2f},0.1,0.2\n" for t in range(86)))
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"recording_id,video,audio,labels,split\nearly,{video},,{early},train\n")
+    from emokeras.cli import main
+
+    assert main(["prepare", str(manifest), "--out", str(tmp_path / "cli"), "--image-size", "32", "--workers", "1"]) == 0
+    console = capsys.readouterr().out
+    assert "early: labels: the first 0.40 s dropped: timed before the media's start (0 s)" in console
 
 
 def test_nan_labels_fail_or_are_masked(tmp_path):

@@ -66,6 +66,12 @@ def add_parser(commands, name, summary):
         help=f"shortest recording kept (default: one clip, {model_default('frames_per_clip')} frames); "
         "a recording shorter than a window is padded into one",
     )
+    parser.add_argument(
+        "--max-media-cut",
+        type=float,
+        help="largest share of a recording's video or audio that may be cut because the labels or the "
+        f"other medium end earlier (default: {default_of(prepare_recordings, 'max_media_cut')}; 1 accepts any)",
+    )
     parser.add_argument("--no-face-crop", action="store_true", help="videos are already face crops")
     parser.add_argument(
         "--detect-every",
@@ -122,7 +128,7 @@ def run(args):
     options.update(
         {name: model_default(name) for name in ("frame_rate", "sample_rate", "image_size", "frames_per_clip")}
     )
-    options.update(given(args, "frame_rate", "sample_rate", "image_size", "detect_every", "workers"))
+    options.update(given(args, "frame_rate", "sample_rate", "image_size", "detect_every", "workers", "max_media_cut"))
     options["min_frames"] = args.min_frames or options["frames_per_clip"]
     # The report counts windows and padded clips at the model's default geometry.
     options["windows"] = WindowGeometry(
@@ -149,6 +155,10 @@ def run(args):
         print(f"emokeras prepare: {error}", file=sys.stderr)
         return 1
     done = [e for e in report["recordings"].values() if e["status"] == "ok"]
+    for entry in done:
+        # Every cut is said, here and in report.json.
+        for cut in entry.get("cuts", []):
+            print(f"  {entry['recording_id']}: {cut['said']}")
     print(
         f"{len(done)} recording(s) ready in {args.out} "
         f"({sum(e['frames'] for e in done)} frames); report: {args.out}/report.json"

@@ -169,7 +169,7 @@ def _clip_example(recording_id, clip, frames, visual, audio, labels, mask):
                 "label_mask": feature(int64_list=tf.train.Int64List(value=np.ravel(mask).astype(np.int64))),
             }
         )
-    ).SerializeToString()
+    ).SerializeToString(deterministic=True)  # map fields in key order: byte-identical shards
 
 
 def make_feature_dataset(

@@ -240,8 +240,8 @@ def load_audio(path, sample_rate=16000):
 
     Raises:
         FileNotFoundError: `path` does not exist.
-        MediaError: the file cannot be decoded or has no audio stream; the
-            message names the file.
+        MediaError: the file cannot be decoded, has no audio stream, or
+            holds NaN / inf samples; the message names the file.
     """
     path = os.fspath(path)
     with open_media(path) as container:
@@ -272,6 +272,14 @@ def load_audio(path, sample_rate=16000):
                 f"Decoding the audio of {path} failed: {error}. The file may be truncated or corrupt."
             ) from None
     samples = np.concatenate(chunks) if chunks else np.zeros((0,), np.float32)
+    bad = ~np.isfinite(samples)
+    if bad.any():
+        # Float PCM can hold NaN / inf; a model would turn them into plausible numbers.
+        raise MediaError(
+            f"{path}: its audio holds {int(bad.sum())} NaN or inf sample(s), the first at "
+            f"{np.argmax(bad) / sample_rate:.3f} s (after resampling to {sample_rate} Hz). Re-export the audio "
+            "(e.g. ffmpeg -i in.wav -c:a pcm_s16le out.wav) after fixing the source."
+        )
     offset = round((start or 0) * sample_rate)
     if offset > 0:  # the stream starts late: silence until it does
         samples = np.concatenate([np.zeros(offset, np.float32), samples])

@@ -18,6 +18,7 @@ from emokeras.data.labels import LabelError
 from emokeras.data.media import MediaError
 from emokeras.data.media import iter_video_frames
 from emokeras.data.media import load_audio
+from emokeras.data.media import media_info
 from emokeras.data.media import video_frame_times
 
 MISSING_AUDIO_RULES = ("error", "silence")
@@ -40,6 +41,7 @@ def prepare_recordings(
     jpeg_quality=shard_format.JPEG_QUALITY,
     min_frames=1,
     windows=None,
+    max_media_cut=0.1,
     allow_missing_labels=False,
     missing_audio="error",
     workers=None,
@@ -85,6 +87,11 @@ def prepare_recordings(
         windows: an optional `WindowGeometry` (its rates those given here):
             the report then says how many windows each recording gives and
             how many of their clips are padding.
+        max_media_cut: the largest share of a recording's longest medium
+            (video or audio) that may be cut because the others end earlier
+            (labels shorter than the video, a shorter audio track); a
+            recording losing more fails (1 accepts any cut). Every cut is
+            in the report (`cuts`: source, end, frames, seconds, why).
         allow_missing_labels: store missing labels as masked instead of
             failing.
         missing_audio: `"error"` (default) or `"silence"` (with a warning in
@@ -99,7 +106,8 @@ def prepare_recordings(
         The report: `{"recordings": {id: entry}, "failed": [ids]}` (and
         `"windows"`, the geometry the counts refer to); each entry has
         `status` ("ok" / "failed" / "skipped"), `frames`, `duration`, `faces`
-        counts, `dropped_frames`, `windows` and `padded_clips` (with
+        counts, `cuts` (what was dropped from which end and why), `windows`
+        and `padded_clips` (with
         `windows`), and `reason` or `warnings`.
     """
     if sample_rate % frame_rate:
@@ -155,6 +163,7 @@ def prepare_recordings(
         detect_every=detect_every,
         jpeg_quality=jpeg_quality,
         min_frames=min_frames,
+        max_media_cut=max_media_cut,
         allow_missing_labels=allow_missing_labels,
         missing_audio=missing_audio,
     )
@@ -187,6 +196,67 @@ def prepare_recordings(
             report,
         )
     return report
+
+
+def _video_frames(recording, frame_rate):
+    """Frames of the whole video on the frame clock (from its duration; for
+    a folder of images, its image count)."""
+    if recording.is_image_sequence:
+        from emokeras.data.media import image_sequence_files
+
+        return int(len(image_sequence_files(recording.video)) / recording.video_frame_rate * frame_rate)
+    duration = media_info(recording.video)["duration"] or 0.0
+    return int(duration * frame_rate + 1e-6)
+
+
+def _cuts(spans, kept, frame_rate, label_times):
+    """What was dropped, from which end and why: one dict per source whose
+    span reaches past the `kept` frames (and labels timed before zero)."""
+    ends = [name for name in ("labels", "audio", "video") if spans.get(name) == kept]
+    verb = "ends" if ends in (["audio"], ["video"]) else "end"
+    why = f"the {' and '.join(ends) or 'media'} {verb} at {kept / frame_rate:.2f} s"
+    cuts = []
+    for source, span in spans.items():
+        if span is None or span <= kept:
+            continue
+        dropped = f"the last {span - kept} frame(s) ({(span - kept) / frame_rate:.2f} s)"
+        cuts.append(
+            {
+                "source": source,
+                "end": "last",
+                "frames": span - kept,
+                "seconds": round((span - kept) / frame_rate, 3),
+                "said": f"{source}: {dropped} dropped: {why}",
+            }
+        )
+    if label_times is not None and label_times[0] < 0:
+        cuts.append(
+            {
+                "source": "labels",
+                "end": "first",
+                "frames": int(round(-label_times[0] * frame_rate)),
+                "seconds": round(-label_times[0], 3),
+                "said": f"labels: the first {-label_times[0]:.2f} s dropped: timed before the media's start (0 s)",
+            }
+        )
+    return cuts
+
+
+def _check_media_kept(recording, spans, kept, frame_rate, max_media_cut, cuts):
+    """Fails a recording that loses more than `max_media_cut` of its longest
+    medium (labels covering half a video are a mistake, not a trim)."""
+    media = [span for name, span in spans.items() if name != "labels" and span]
+    if not media:
+        return
+    lost = 1 - kept / max(media)
+    if lost > max_media_cut:
+        said = "; ".join(cut["said"] for cut in cuts)
+        raise MediaError(
+            f"{recording.recording_id}: only {kept} of {max(media)} frames ({kept / frame_rate:.2f} of "
+            f"{max(media) / frame_rate:.2f} s) are covered by video, audio and labels together, "
+            f"{lost:.0%} lost (more than --max-media-cut {max_media_cut:g}): {said}. Fix the labels or "
+            "media, or accept the cut with --max-media-cut 1"
+        )
 
 
 def _too_short(recording, frames, frame_rate, min_frames):
@@ -272,6 +342,7 @@ def _write_shard(
     detect_every,
     jpeg_quality,
     min_frames,
+    max_media_cut,
     allow_missing_labels,
     missing_audio,
 ):
@@ -295,16 +366,17 @@ def _write_shard(
 
     # Labels first: they are cheap, and bad labels should fail before decoding.
     if recording.label_values:
-        labels, mask, label_frames = None, None, None
+        labels, mask, label_frames, label_times = None, None, None, None
     else:
         per_source_frame = recording.label_series is not None and recording.label_series[0] is None
-        labels, mask = recording.frame_labels(
+        labels, mask, label_times = recording.frame_labels(
             frame_rate,
             num_frames=None,
             targets=targets if recording.label_csv else None,
             # A corpus reader's NaN is the corpus's own "unlabelled" code.
             allow_missing=allow_missing_labels or recording.label_series is not None,
             source_frame_times=video_frame_times(recording.video) if per_source_frame else None,
+            with_times=True,
         )
         missing_targets = [t for t in targets if t not in labels]
         if missing_targets:
@@ -361,6 +433,14 @@ def _write_shard(
                 frames_written = index + 1
         if frames_written < min_frames:
             raise MediaError(_too_short(recording, frames_written, frame_rate, min_frames))
+        spans = {"labels": label_frames, "audio": None if audio is None else len(audio) // samples_per_frame}
+        if recording.video:
+            # Decoding stopped at the others' end: the video's own length.
+            spans["video"] = (
+                frames_written if limit is None or frames_written < limit else _video_frames(recording, frame_rate)
+            )
+        cuts = _cuts(spans, frames_written, frame_rate, label_times)
+        _check_media_kept(recording, spans, frames_written, frame_rate, max_media_cut, cuts)
     entry = {
         "frames": frames_written,
         "duration": frames_written / frame_rate,
@@ -370,14 +450,13 @@ def _write_shard(
         "label_frames": label_frames,
         "missing_label_frames": int((~mask_matrix[:frames_written].all(axis=1)).sum()),
         "faces": cropper.report if cropper else {"face_crop": False},
-        "cut_to": "video" if limit is None or frames_written < limit else "audio/labels",
+        "cuts": cuts,
     }
     if recording.group:
         entry["group"] = recording.group
     if recording.face_side:
         entry["face_side"] = recording.face_side
-    if label_frames is not None and label_frames > frames_written:
-        report_warnings.append(f"{label_frames - frames_written} label frames beyond the media ignored")
+    report_warnings += [cut["said"] for cut in cuts]
     if cropper and cropper.report["fallback_frames"]:
         report_warnings.append(
             f"no face found in {cropper.report['fallback_frames']} frame(s) before any face was seen: centre crop used"

@@ -118,11 +118,21 @@ class Recording:
             return tuple(self.label_series[1])
         return None  # the CSV's columns
 
-    def frame_labels(self, frame_rate, num_frames=None, targets=None, allow_missing=False, source_frame_times=None):
+    def frame_labels(
+        self,
+        frame_rate,
+        num_frames=None,
+        targets=None,
+        allow_missing=False,
+        source_frame_times=None,
+        with_times=False,
+    ):
         """Labels on the frame clock: `({target: (m,)}, mask)` for the `m`
         labelled frames (at most `num_frames` when given).
         `source_frame_times` are the source video's frame times, for labels
-        given per source frame (`media.video_frame_times`)."""
+        given per source frame (`media.video_frame_times`). With
+        `with_times`, also `(first, last)`: the times of the first and last
+        label samples (seconds), so a caller can say what was cut."""
         if self.label_values:
             if num_frames is None:
                 raise ValueError("constant labels need num_frames")
@@ -149,7 +159,8 @@ class Recording:
                 times = target_times
             source = ", ".join(os.fspath(p) for p in self.label_arff.values())
         frames, mask = labels_on_frames(times, values, frame_rate, source)
-        return {t: v[:num_frames] for t, v in frames.items()}, mask[:num_frames]
+        frames, mask = {t: v[:num_frames] for t, v in frames.items()}, mask[:num_frames]
+        return (frames, mask, (float(times[0]), float(times[-1]))) if with_times else (frames, mask)
 
 
 def _per_frame_times(frame_times, rows, source):

@@ -73,7 +73,7 @@ def frame_example(recording_id, frame_index, jpeg, audio, labels, label_mask):
                 "label_mask": feature(int64_list=tf.train.Int64List(value=label_mask)),
             }
         )
-    ).SerializeToString()
+    ).SerializeToString(deterministic=True)  # map fields in key order: byte-identical shards
 
 
 def frame_feature_spec(samples_per_frame, num_targets):

@@ -8,6 +8,7 @@ import tensorflow as tf
 from emokeras.data import shard_format
 from emokeras.data.dataset import make_dataset
 from emokeras.data.dataset import shard_files
+from emokeras.data.finite_inputs import check_finite_inputs
 from emokeras.data.label_processing import process_labels
 
 
@@ -52,6 +53,8 @@ def frame_predictions(predict_batch, dataset, targets, frame_counts, windows):
     starts = collections.defaultdict(list)
     values = collections.defaultdict(list)
     for inputs, _, info in dataset:
+        recordings = [f"recording {rid.decode()}" for rid in info["recording_id"].numpy()]
+        check_finite_inputs({k: v.numpy() for k, v in inputs.items()}, recordings)
         outputs = predict_batch(inputs)
         clip_values = np.stack([np.asarray(outputs[t]) for t in targets], axis=-1)
         for row, (rid, start) in enumerate(zip(info["recording_id"].numpy(), info["start_frame"].numpy())):

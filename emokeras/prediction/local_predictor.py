@@ -1,5 +1,7 @@
 import numpy as np
 
+from emokeras.data.finite_inputs import check_finite_inputs
+
 
 class LocalPredictor:
     """Predicts batches of windows with a Keras `AVEmotionRegressor` in this
@@ -16,6 +18,9 @@ class LocalPredictor:
 
     Returns:
         `{target: (batch, clips)}` NumPy arrays.
+
+    Raises:
+        ValueError: a float input holds NaN or inf (never a prediction).
     """
 
     def __init__(self, model, attention_maps=False):
@@ -28,6 +33,7 @@ class LocalPredictor:
 
     def __call__(self, windows):
         inputs = {name: value for name, value in windows.items() if name in self.model.input}
+        check_finite_inputs(inputs, "the windows given to the model")
         if self.keep_attention_maps:
             self._maps.append(self.model.cross_attention_maps(inputs))
         return {name: np.asarray(value) for name, value in self.model.predict_on_batch(inputs).items()}
