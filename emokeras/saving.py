@@ -26,8 +26,51 @@ def load_model(path, safe_mode=True, compile=True):
 
     Returns:
         The model.
+
+    Raises:
+        ModelFileError: the file is missing, not a Keras model, or damaged.
     """
     import keras
 
+    check_model_file(path)
     register_all()
     return keras.saving.load_model(path, safe_mode=safe_mode, compile=compile)
+
+
+class ModelFileError(ValueError):
+    """A model file that is missing, not a Keras model, or damaged; the
+    message names the file and what to do."""
+
+
+def check_model_file(path):
+    """Checks that `path` is a whole `.keras` archive before Keras reads it
+    (Keras reports a text file as "File not found" and a damaged member as a
+    long traceback).
+
+    Raises:
+        ModelFileError: the file is missing, not a zip archive (a text file,
+            a truncated download), lacks Keras' members, or a member fails
+            its CRC check.
+    """
+    import os
+    import zipfile
+    import zlib
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ModelFileError(f"{path}: no such model file (a `.keras` file written by `emokeras train` or model.save)")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"{path}: not a Keras model file (a .keras file is a zip archive; this one is another kind of "
+            "file, or truncated): copy or save it again"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "config.json" not in names:
+                raise ModelFileError(f"{path}: a zip archive but not a Keras model file (no config.json inside)")
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, zlib.error, OSError) as error:
+        raise ModelFileError(f"{path}: damaged ({error}): copy or save it again") from None
+    if damaged is not None:
+        raise ModelFileError(f"{path}: damaged (CRC error in {damaged}): copy or save it again")

@@ -36,7 +36,9 @@ def build_parser(command=None):
     """The parser, complete for `command` (every command when None); the
     other commands are listed by name and help only."""
     parser = argparse.ArgumentParser(
-        prog="emokeras", description="Audio-visual dimensional emotion recognition in Keras."
+        prog="emokeras",
+        description="Audio-visual dimensional emotion recognition in Keras.",
+        epilog="--debug (anywhere): show the full traceback of an error instead of its one-line message",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
@@ -64,6 +66,9 @@ def _say_our_warnings_in_one_line(command):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
+    # --debug anywhere: the full traceback of any error.
+    debug = "--debug" in argv
+    argv = [word for word in argv if word != "--debug"]
     chosen = next((word for word in argv if word in COMMANDS), "")
     # TensorFlow's start-up chatter (CUDA probing, CPU features) is not for
     # users; set before a command's parser may import TensorFlow.
@@ -72,6 +77,22 @@ def main(argv=None):
     _say_our_warnings_in_one_line(args.command)
     try:
         return args.run(args)
-    except (ValueError, FileExistsError, FileNotFoundError) as error:
+    except USER_ERRORS + (_serving_error(),) as error:
+        # A user's mistake (a bad file, flag or server): one line naming it
+        # and the fix. Anything else is a bug and keeps its traceback.
+        if debug:
+            raise
         print(f"emokeras {args.command}: error: {error}", file=sys.stderr)
         return 2
+
+
+# What a user can cause: bad or damaged files, wrong flags, missing paths.
+USER_ERRORS = (ValueError, FileExistsError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def _serving_error():
+    """An unreachable or refusing model server (a light import: no
+    TensorFlow)."""
+    from emokeras.serving.serving_error import ServingError
+
+    return ServingError

@@ -156,9 +156,9 @@ def run(args):
         return 1
     done = [e for e in report["recordings"].values() if e["status"] == "ok"]
     for entry in done:
-        # Every cut is said, here and in report.json.
-        for cut in entry.get("cuts", []):
-            print(f"  {entry['recording_id']}: {cut['said']}")
+        # Every cut and substitution is said, here and in report.json.
+        for warning in entry.get("warnings", []):
+            print(f"  {entry['recording_id']}: {warning}")
     print(
         f"{len(done)} recording(s) ready in {args.out} "
         f"({sum(e['frames'] for e in done)} frames); report: {args.out}/report.json"

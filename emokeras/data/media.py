@@ -247,9 +247,9 @@ def load_audio(path, sample_rate=16000):
     with open_media(path) as container:
         if not container.streams.audio:
             raise MediaError(
-                f"{path} has no audio stream. Give the audio as a separate file "
-                "(the manifest's `audio` column), or allow silence where the "
-                "tool offers it."
+                f"{path} has no audio stream. Give the audio as a separate file (prepare: the "
+                "manifest's `audio` column; predict: --audio), use silence in its place (prepare "
+                "--silence-for-missing-audio), or use a visual_only model"
             )
         stream = container.streams.audio[0]
         zero = _clock_start(container)
