@@ -8,12 +8,19 @@ import numpy as np
 
 
 def is_pickle(path):
-    """True for a file that starts like a binary pickle (protocol >= 2)."""
+    """True for a file that looks like a pickle: protocol >= 2 starts with
+    PROTO (0x80); protocols 0 and 1 start with any opcode and, like every
+    pickle, end with STOP (`.`), which a TF checkpoint's index never does."""
+    import pickletools
+
     path = pathlib.Path(path)
-    if not path.is_file():
+    if not path.is_file() or path.stat().st_size == 0:
         return False
     with open(path, "rb") as file:
-        return file.read(1) == b"\x80"
+        first = file.read(1)
+        file.seek(-1, 2)
+        last = file.read(1)
+    return first == b"\x80" or (first.decode("latin-1") in pickletools.code2op and last == b".")
 
 
 def checkpoint_prefix(source):
