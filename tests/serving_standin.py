@@ -15,7 +15,9 @@ import threading
 
 import numpy as np
 import tensorflow as tf
+from google.protobuf import json_format
 from tensorflow.core.protobuf import saved_model_pb2
+from tensorflow_serving.apis import get_model_metadata_pb2
 
 
 class ModelStandIn:
@@ -45,12 +47,22 @@ class ModelStandIn:
         if signature_name not in self.signature_defs:
             raise ValueError(f'Serving signature name: "{signature_name}" not found in signature def')
         expected = self.signature_defs[signature_name].inputs
-        missing = sorted(set(expected) - set(inputs))
-        if missing:
-            raise ValueError(f"input tensor alias not found in signature: missing {missing}")
-        extra = sorted(set(inputs) - set(expected))
-        if extra:
-            raise ValueError(f"input tensor alias not found in signature: {extra}")
+        # TF Serving's own checks and messages (predict_util.cc): first the
+        # number of inputs, then each name.
+        if len(inputs) != len(expected):
+            sent, wanted = sorted(inputs), sorted(expected)
+            raise ValueError(
+                f"input size does not match signature: {len(sent)}!={len(wanted)} "
+                f"len({{{','.join(sent)}}}) != len({{{','.join(wanted)}}}). "
+                f"Sent extra: {{{','.join(sorted(set(sent) - set(wanted)))}}}. "
+                f"Missing but required: {{{','.join(sorted(set(wanted) - set(sent)))}}}."
+            )
+        for alias in sorted(inputs):
+            if alias not in expected:
+                raise ValueError(
+                    f"input tensor alias not found in signature: {alias}. "
+                    f"Inputs expected to be in the set {{{','.join(sorted(expected))}}}."
+                )
         arguments = {}
         for name, info in expected.items():
             dtype = tf.dtypes.as_dtype(info.dtype)
@@ -113,25 +125,12 @@ def make_rest_server(stand_in, port=0):
             if match is None:
                 return
             if match.group(2) == "/metadata":
-                signatures = {
-                    name: {
-                        "inputs": {
-                            k: {
-                                "dtype": tf.dtypes.as_dtype(v.dtype).name,
-                                "tensor_shape": {"dim": [{"size": str(d.size)} for d in v.tensor_shape.dim]},
-                            }
-                            for k, v in sig.inputs.items()
-                        },
-                        "outputs": {
-                            k: {
-                                "dtype": tf.dtypes.as_dtype(v.dtype).name,
-                                "tensor_shape": {"dim": [{"size": str(d.size)} for d in v.tensor_shape.dim]},
-                            }
-                            for k, v in sig.outputs.items()
-                        },
-                    }
-                    for name, sig in stand_in.signature_defs.items()
-                }
+                # As TF Serving renders it: the SignatureDefMap proto as JSON
+                # (dtypes as "DT_FLOAT", sizes as strings, "-1" for any).
+                signatures = get_model_metadata_pb2.SignatureDefMap()
+                for name, sig in stand_in.signature_defs.items():
+                    signatures.signature_def[name].CopyFrom(sig)
+                signatures = json_format.MessageToDict(signatures, preserving_proto_field_name=True)["signature_def"]
                 self._send(
                     200,
                     {

@@ -19,6 +19,9 @@ WARMUP_FILE = "tf_serving_warmup_requests"
 CONTRACT_FILE = "emokeras_data_contract.json"
 # The padded warm-up request holds an utterance of this length (CREMA-D's).
 WARMUP_UTTERANCE_SECONDS = 2.2
+# What a request with NaN or inf values should do instead.
+AUDIO_FIX = "send finite samples, the padding after `valid_frames` too (silence is 0)"
+FEATURES_FIX = "send finite features, the padding after `valid_clips` too (zeros will do)"
 
 
 def _checked(tensor, expected, name):
@@ -47,6 +50,61 @@ def _checked_count(count, batch_of, largest, name):
     ]
     with tf.control_dependencies(checks):
         return tf.identity(count)
+
+
+def _failure_message(ok, describe):
+    """`describe()` (a string tensor) when `ok` is false, else "": the
+    message is only formatted for a request that fails."""
+    return tf.cond(ok, lambda: tf.constant(""), describe)
+
+
+def _same_batch(named, count):
+    """Checks that the inputs `[(name, tensor), ...]` hold one row per window
+    each, naming every input and its batch size otherwise; returns the
+    tensors and the per-window `count`, which wait for the check (so that it
+    is the error reported; `_checked_count` checks `count`'s own size)."""
+    if len(named) < 2:
+        return [tensor for _, tensor in named] + [count]
+    sizes = [tf.shape(tensor)[0] for _, tensor in named]
+    same = tf.reduce_all(tf.equal(tf.stack(sizes), sizes[0]))
+    names = ", ".join(f"`{name}`" for name, _ in named)
+    template = f"inputs {names} must have the same batch size (one row per window); received batch sizes " + ", ".join(
+        f"`{name}` {{}}" for name, _ in named
+    )
+    check = tf.debugging.Assert(same, [_failure_message(same, lambda: tf.strings.format(template, sizes))])
+    with tf.control_dependencies([check]):
+        return [tf.identity(tensor) for _, tensor in named] + [tf.identity(count)]
+
+
+def _finite(tensor, name, position, fix):
+    """Fails when a float input `(batch, positions, ...)` holds NaN or inf,
+    with a message naming the input, how many values of each kind, the
+    windows that hold them and the first one (its `position`, e.g. sample or
+    clip); a non-finite value anywhere, padding included, is refused rather
+    than turned into a number that looks like an answer."""
+    shape = tf.shape(tensor)
+    values = tf.reshape(tensor, tf.stack([shape[0], shape[1], -1]))
+    nan, inf = tf.math.is_nan(values), tf.math.is_inf(values)
+    bad = tf.reduce_any(nan | inf, axis=-1)  # (batch, positions)
+    ok = tf.logical_not(tf.reduce_any(bad))
+
+    def describe():
+        first = tf.argmax(tf.cast(tf.reshape(bad, [-1]), tf.int32), output_type=tf.int32)
+        return tf.strings.format(
+            f"input `{name}` holds {{}} NaN and {{}} inf values (windows {{}} of the batch; the first at {position} "
+            f"{{}} of window {{}}); {fix}",
+            [
+                tf.math.count_nonzero(nan),
+                tf.math.count_nonzero(inf),
+                tf.where(tf.reduce_any(bad, axis=1))[:, 0],
+                first % shape[1],
+                first // shape[1],
+            ],
+        )
+
+    check = tf.debugging.Assert(ok, [_failure_message(ok, describe)])
+    with tf.control_dependencies([check]):
+        return tf.identity(tensor)
 
 
 def _keyword_function(function, specs):
@@ -78,15 +136,22 @@ def serving_functions(model):
         return {t: tf.cast(predictions[t], tf.float32) for t in targets}
 
     def serving_default(valid_frames, video=None, audio=None):
-        batch_of = audio if audio is not None else video
-        inputs = {"valid_frames": _checked_count(valid_frames, batch_of, frames, "valid_frames")}
+        named = [(name, x) for name, x in (("video", video), ("audio", audio)) if x is not None]
+        *checked, valid_frames = _same_batch(named, valid_frames)
+        inputs = dict(zip((name for name, _ in named), checked))
+        batch_of = inputs["audio"] if audio is not None else inputs["video"]
+        inputs["valid_frames"] = _checked_count(valid_frames, batch_of, frames, "valid_frames")
         if video is not None:
-            inputs["video"] = tf.cast(_checked(video, video_shape, "video"), tf.float32)
+            inputs["video"] = tf.cast(_checked(inputs["video"], video_shape, "video"), tf.float32)
         if audio is not None:
-            inputs["audio"] = _checked(audio, (samples,), "audio")
+            audio = _checked(inputs["audio"], (samples,), "audio")
+            inputs["audio"] = _finite(audio, "audio", "sample", AUDIO_FIX)
         return outputs_of(model(inputs, training=False))
 
     def serving_jpeg(video_jpeg, valid_frames, audio=None):
+        named = [("video_jpeg", video_jpeg)] + ([("audio", audio)] if audio is not None else [])
+        *checked, valid_frames = _same_batch(named, valid_frames)
+        video_jpeg, audio = checked[0], checked[1] if audio is not None else None
         flat = tf.reshape(_checked(video_jpeg, (frames,), "video_jpeg"), [-1])
         decoded = decode_jpeg_frames(flat)
         check = tf.debugging.assert_equal(
@@ -101,17 +166,18 @@ def serving_functions(model):
     head = model.fusion_regressor
 
     def serving_features(valid_clips, visual_features=None, audio_features=None):
-        batch_of = audio_features if audio_features is not None else visual_features
-        valid_clips = _checked_count(valid_clips, batch_of, model.clips, "valid_clips")
+        named = [
+            (name, x)
+            for name, x in (("visual_features", visual_features), ("audio_features", audio_features))
+            if x is not None
+        ]
+        *checked, valid_clips = _same_batch(named, valid_clips)
+        features = dict(zip((name for name, _ in named), checked))
+        valid_clips = _checked_count(valid_clips, checked[0], model.clips, "valid_clips")
         inputs = {"clip_mask": tf.cast(tf.range(model.clips)[None, :] < valid_clips[:, None], tf.int32)}
-        if visual_features is not None:
-            inputs["visual_features"] = _checked(
-                visual_features, tuple(head.input["visual_features"].shape[1:]), "visual_features"
-            )
-        if audio_features is not None:
-            inputs["audio_features"] = _checked(
-                audio_features, tuple(head.input["audio_features"].shape[1:]), "audio_features"
-            )
+        for name, tensor in features.items():
+            tensor = _checked(tensor, tuple(head.input[name].shape[1:]), name)
+            inputs[name] = _finite(tensor, name, "clip", FEATURES_FIX)
         return outputs_of(head(inputs, training=False))
 
     contract_json = json.dumps(model.data_contract, sort_keys=True)

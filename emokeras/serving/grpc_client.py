@@ -5,6 +5,7 @@ import numpy as np
 from emokeras.serving.data_contract import parse_data_contract
 from emokeras.serving.names import DEFAULT_MODEL_NAME
 from emokeras.serving.serving_error import ServingError
+from emokeras.serving.serving_error import check_input_names
 
 
 class GrpcClient:
@@ -13,7 +14,12 @@ class GrpcClient:
     Raw tensors travel as `TensorProto`s (the compact way to send uint8
     video). `UNAVAILABLE` (server starting or restarting) is retried with
     exponential backoff; other failures raise `ServingError` quoting the
-    server's details.
+    server's details. Before a request is sent, its input names are checked
+    against the signature in the server's metadata (read once and cached,
+    read again when a request does not match, as a new model version may
+    have other inputs): missing, extra or misnamed inputs raise
+    `ServingError` naming them and every input the signature takes, with
+    its dtype and shape.
 
     Args:
         target: `"host:port"`, e.g. `"localhost:8500"`.
@@ -24,6 +30,8 @@ class GrpcClient:
         backoff: seconds before the first retry (doubled each time).
         max_message_mb: gRPC message size limit (a 128-frame 224 px window
             is 19 MB of uint8).
+        check_inputs: check input names against the server's metadata
+            before sending (`False` for a server that hides its metadata).
 
     Example:
 
@@ -40,6 +48,7 @@ class GrpcClient:
         retries=3,
         backoff=0.5,
         max_message_mb=256,
+        check_inputs=True,
     ):
         import grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc
@@ -50,6 +59,8 @@ class GrpcClient:
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        self.check_inputs = check_inputs
+        self._signatures = None
         limit = max_message_mb * 1024 * 1024
         self._channel = grpc.insecure_channel(
             target,
@@ -65,10 +76,19 @@ class GrpcClient:
             spec.signature_name = signature_name
 
     def predict(self, inputs, signature_name="serving_default"):
-        """Runs one request; returns `{output name: np.ndarray}`."""
+        """Runs one request; returns `{output name: np.ndarray}`.
+
+        Raises:
+            ServingError: the server refused or failed the request, or the
+                input names are not the signature's (nothing is sent then).
+        """
         import tensorflow as tf
         from tensorflow_serving.apis import predict_pb2
 
+        if self.check_inputs:
+            self._signatures = check_input_names(
+                self._signatures, self.metadata, signature_name, list(inputs), self.target
+            )
         request = predict_pb2.PredictRequest()
         self._model_spec(request.model_spec, signature_name)
         for name, value in inputs.items():
