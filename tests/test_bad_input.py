@@ -65,6 +65,10 @@ def files(tmp_path_factory):
     with_inf[100:110] = np.inf
     _write_float_wav(folder / "inf.wav", with_inf)
     write_media(folder / "video_nan_audio.mp4", seconds=2.0, audio=False)
+    import pickle
+
+    whole = pickle.dumps({"w": np.zeros((4, 4), np.float32)}, protocol=4)
+    (folder / "truncated.ckpt").write_bytes(whole[: len(whole) - 20])
     return folder
 
 
@@ -111,6 +115,36 @@ TABLE = [
         ["predict", "{f}/video_nan_audio.mp4", "--model", "{f}/model.keras", "--out", "{out}"],
         2,
         "has no audio, but the model reads video and audio: give the audio as a separate file (--audio)",
+    ),
+    (
+        "a model that is a text file, for feature extraction",
+        ["extract-features", "{f}/text.keras", "--data", "{f}", "--out", "{out}"],
+        2,
+        "text.keras: not a Keras model file",
+    ),
+    (
+        "training on a folder that was never prepared",
+        ["train", "--data", "{f}/nowhere", "--out", "{out}"],
+        2,
+        "nowhere",
+    ),
+    (
+        "an ablation row that does not exist",
+        ["ablate", "--data", "{f}", "--out", "{out}", "--rows", "i3d_magic"],
+        2,
+        "unknown ablation row(s) ['i3d_magic']",
+    ),
+    (
+        "a corpus emokeras has no reader for",
+        ["prepare", "--corpus", "iemocap", "{f}", "--out", "{out}"],
+        2,
+        "unknown corpus 'iemocap'",
+    ),
+    (
+        "a truncated weights pickle",
+        ["convert-i3d", "{f}/truncated.ckpt", "{out}/i3d.weights.h5"],
+        2,
+        "truncated.ckpt",
     ),
     (
         "an unreachable server",

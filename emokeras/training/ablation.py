@@ -39,11 +39,11 @@ def ablate(config, rows=ROW_KEYS, progress=True):
     from emokeras.data.dataset import has_split
     from emokeras.training.trainer import train
 
-    if not has_split(config.data, "test"):
-        raise ValueError(f"{config.data} has no test split to score the rows on; prepare one (split column 'test')")
     unknown = sorted(set(rows) - set(ROW_KEYS))
     if unknown:
         raise ValueError(f"unknown ablation row(s) {unknown}; allowed values: {', '.join(ROW_KEYS)}")
+    if not has_split(config.data, "test"):
+        raise ValueError(f"{config.data} has no test split to score the rows on; prepare one (split column 'test')")
     base = pathlib.Path(config.out)
     results = []
     shared = {}
