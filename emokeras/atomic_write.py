@@ -8,10 +8,13 @@ fails, the temporary is removed and the final name keeps what it had.
 
 A writer that is killed (SIGKILL, out of memory, power cut) cannot clean up:
 its temporary stays. Temporaries are named after their writer's process and
-machine (`.<name>.<pid>@<host>.partial`), so every later write in the same
-folder removes those of writers on this machine that are no longer running,
-and never touches a running writer's, nor one from another machine sharing
-the folder (whose process ids mean nothing here).
+machine (`.<name>.<pid>@<host>.partial`), so `remove_stale_temporaries`
+removes those of writers on this machine that are no longer running, and
+never a running writer's, nor one from another machine sharing the folder
+(whose process ids mean nothing here). The writers of folders that collect
+many versions or files call it when they start (`export_saved_model`,
+`prepare_recordings`): once per run, not once per file, since a folder of
+100 000 shards would make every write a scan.
 """
 
 import contextlib
@@ -57,8 +60,7 @@ def atomic_path(path, keep_suffix=False):
     On leaving the block the temporary (a file, or a folder with everything
     in it) is fsynced and renamed onto `path`, replacing what is there; on an
     exception it is removed and `path` is untouched. Parent folders are
-    created, and the temporaries that killed writers left in `path`'s folder
-    are removed first (`remove_stale_temporaries`).
+    created.
 
     Example:
 
@@ -67,7 +69,6 @@ def atomic_path(path, keep_suffix=False):
     """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path.parent)
     temporary = temporary_name(path, keep_suffix)
     remove(temporary)
     retired = path.with_name(f".{path.name}.{_writer()}{RETIRED_MARK}")

@@ -96,7 +96,9 @@ def test_prepare_writes_shards_and_a_report(prepared):
 def test_rerun_skips_finished_recordings(prepared, corpus):
     shard = prepared / "shards" / "train" / "r0.tfrecord"
     before = (shard.stat().st_mtime_ns, (prepared / "report.json").read_text())
-    (shard.parent / ".r1.tfrecord.999.partial").write_bytes(b"half a shard from a killed run")
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])  # a writer that is gone
+    ended.wait()
+    (shard.parent / f".r1.tfrecord.{ended.pid}.partial").write_bytes(b"half a shard from a killed run")
     report = prepare_recordings(read_manifest(corpus / "manifest.csv"), prepared, **SMALL)
     assert (shard.stat().st_mtime_ns, (prepared / "report.json").read_text()) == before
     assert report["failed"] == [] and not list(prepared.rglob("*.partial"))

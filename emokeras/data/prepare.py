@@ -10,8 +10,7 @@ import time
 import numpy as np
 
 from emokeras.atomic_write import atomic_path
-from emokeras.atomic_write import remove
-from emokeras.atomic_write import temporaries
+from emokeras.atomic_write import remove_stale_temporaries
 from emokeras.atomic_write import write_json_atomically
 from emokeras.data import shard_format
 from emokeras.data.labels import LabelError
@@ -139,10 +138,10 @@ def prepare_recordings(
         "scoring": scoring,
     }
     _check_or_write_metadata(out_dir, metadata)
-    # Partial files of a run that was killed are never picked up; clear them.
+    # Partial files of a run that was killed are never picked up; clear them
+    # (a running `prepare` of another shard of the corpus keeps its own).
     for split_folder in (out_dir / "shards").glob("*"):
-        for stale in temporaries(split_folder):
-            remove(stale)
+        remove_stale_temporaries(split_folder)
     report_path = out_dir / shard_format.REPORT_FILE
     report = shard_format.read_report(out_dir)
     entries = report["recordings"]

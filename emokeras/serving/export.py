@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from emokeras.atomic_write import atomic_path
+from emokeras.atomic_write import remove_stale_temporaries
 from emokeras.atomic_write import write_json_atomically
 from emokeras.data.shard_format import decode_jpeg_frames
 from emokeras.serving.names import DEFAULT_MODEL_NAME
@@ -298,6 +299,8 @@ def export_saved_model(model, base_dir, version, model_name=DEFAULT_MODEL_NAME, 
         raise FileExistsError(
             f"{final} exists; pass overwrite=True (--overwrite) to replace it, or export a new version number"
         )
+    # A version a killed export left half-written goes first.
+    remove_stale_temporaries(base_dir)
     with atomic_path(final) as temporary:
         archive = keras.export.ExportArchive()
         archive.track(model)
