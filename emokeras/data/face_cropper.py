@@ -25,13 +25,10 @@ _FACE_SIDES = (None, "left", "right")
 # sides around it, shrunk so that the tracked face is _NEAR_FACE_PX pixels
 # (smaller faces are not enlarged), for faces of _NEAR_SIZES times the tracked
 # face's side. The cascade spends its time in the windows on and around a
-# face, so few pixels per face and few scales make this search about five
-# times faster than the whole-frame one. Measured on the real clips
-# (benchmarks/face_detection.py, and 500-frame runs): it finds the face on
-# every frame where the whole-frame search does, with centres within 2 % and
-# sides within -3 %..+8 % of the whole-frame search's boxes. Faces of 28 px,
-# or a size range not wide around 1, let the box size drift (+10 % and more,
-# the range follows the box), and a scale factor of 1.2 misses faces.
+# face, so few pixels per face and few scales make this search much cheaper
+# than the whole-frame one (benchmarks/face_detection.py). Smaller faces, or a
+# size range not wide around 1, let the box size drift (the range follows the
+# box), and a scale factor of 1.2 misses faces.
 _NEAR_SPAN = 2.0
 _NEAR_FACE_PX = 32
 _NEAR_SIZES = (0.7, 1.4)
