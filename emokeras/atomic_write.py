@@ -13,8 +13,9 @@ removes those of writers on this machine that are no longer running, and
 never a running writer's, nor one from another machine sharing the folder
 (whose process ids mean nothing here). The writers of folders that collect
 many versions or files call it when they start (`export_saved_model`,
-`prepare_recordings`): once per run, not once per file, since a folder of
-100 000 shards would make every write a scan.
+`prepare_recordings`, `extract_features`, each training stage and its
+backups): once per run, not once per file, since a folder of 100 000 shards
+would make every write a scan.
 """
 
 import contextlib

@@ -86,8 +86,25 @@ def add_parser(commands, name, summary):
         help="use silence (with a warning) for videos without an audio stream",
     )
     parser.add_argument("--workers", type=int, help="parallel processes (default: CPU count)")
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="prepare only share I of N (1-based) into OUT, for N machines preparing one corpus "
+        "without coordination: disjoint recordings, one report.shard-I-of-N.json each, read together",
+    )
     parser.add_argument("--skip-bad", action="store_true", help="exit 0 even if some recordings fail")
     parser.set_defaults(run=run)
+
+
+def parse_shard(text):
+    """`"2/4"` -> `(2, 4)`."""
+    try:
+        index, count = (int(value) for value in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r} is not I/N (e.g. 1/2 on the first of two machines)") from None
+    if not 1 <= index <= count:
+        raise ValueError(f"--shard {text!r}: I must be from 1 to N")
+    return index, count
 
 
 def parse_target_ranges(text):
@@ -111,6 +128,7 @@ def run(args):
     from emokeras.data import prepare_recordings
     from emokeras.data import read_manifest
     from emokeras.data.corpora import read_corpus
+    from emokeras.data.shard_format import report_file
 
     corpus = ("recola", args.recola) if args.recola else args.corpus
     if bool(args.manifest) == bool(corpus) or (args.recola and args.corpus):
@@ -141,6 +159,8 @@ def run(args):
         options["targets"] = args.targets.split(",")
     if args.target_ranges:
         options["target_ranges"] = parse_target_ranges(args.target_ranges)
+    if args.shard:
+        options["shard"] = parse_shard(args.shard)
     try:
         report = prepare_recordings(
             recordings,
@@ -161,7 +181,7 @@ def run(args):
             print(f"  {entry['recording_id']}: {warning}")
     print(
         f"{len(done)} recording(s) ready in {args.out} "
-        f"({sum(e['frames'] for e in done)} frames); report: {args.out}/report.json"
+        f"({sum(e['frames'] for e in done)} frames); report: {args.out}/{report_file(options.get('shard'))}"
     )
     if report["failed"]:
         print(f"skipped (--skip-bad): {', '.join(report['failed'])}")

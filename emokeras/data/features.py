@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from emokeras.atomic_write import atomic_path
+from emokeras.atomic_write import remove_stale_temporaries
 from emokeras.atomic_write import write_json_atomically
 from emokeras.data import shard_format
 from emokeras.data.dataset import check_rates
@@ -106,6 +107,9 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
 
         bar = keras.utils.Progbar(len(jobs), unit_name="recording")
     encode = tf.function(model.encode_clips, reduce_retracing=True)
+    for split in {split for split, _, _ in jobs}:
+        # Shards a killed extraction was writing are of no use.
+        remove_stale_temporaries(out_dir / "features" / split)
     for done, (split, path, count) in enumerate(jobs, start=1):
         recording_id = pathlib.Path(path).stem
         inputs, labels, mask, clips = _side_by_side_windows(path, count, windows, spec, modalities)

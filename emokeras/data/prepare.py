@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import pathlib
 import time
+import zlib
 
 import numpy as np
 
@@ -44,6 +45,7 @@ def prepare_recordings(
     allow_missing_labels=False,
     missing_audio="error",
     workers=None,
+    shard=None,
     skip_bad=False,
     progress=True,
 ):
@@ -97,6 +99,12 @@ def prepare_recordings(
             the report) for a video without an audio stream.
         workers: processes working on recordings in parallel (default: CPU
             count, at most the number of recordings).
+        shard: `(i, n)` (1-based): prepare only this machine's share of
+            the recordings, for n machines preparing one corpus into one
+            folder without talking to each other: a recording belongs to
+            shard `crc32(recording_id) % n + 1` (disjoint, the same on every
+            machine, whatever order the list has), and its report goes to
+            `report.shard-<i>-of-<n>.json`; readers merge every report.
         skip_bad: keep going past failed recordings (they are reported);
             otherwise `prepare` still writes the others but exits non-zero.
         progress: show a progress bar.
@@ -114,6 +122,8 @@ def prepare_recordings(
             f"frame_rate={frame_rate} must divide sample_rate={sample_rate} so that "
             "every frame spans a whole number of audio samples (e.g. 25 fps at 16 kHz)"
         )
+    if shard is not None and not (isinstance(shard, tuple) and len(shard) == 2 and 1 <= shard[0] <= shard[1]):
+        raise ValueError(f"shard must be (i, n) with 1 <= i <= n. Received: {shard!r}")
     if missing_audio not in MISSING_AUDIO_RULES:
         raise ValueError(f"missing_audio must be one of {MISSING_AUDIO_RULES}. Received: {missing_audio!r}")
     out_dir = pathlib.Path(out_dir)
@@ -142,10 +152,12 @@ def prepare_recordings(
     # (a running `prepare` of another shard of the corpus keeps its own).
     for split_folder in (out_dir / "shards").glob("*"):
         remove_stale_temporaries(split_folder)
-    report_path = out_dir / shard_format.REPORT_FILE
-    report = shard_format.read_report(out_dir)
+    report_path = out_dir / shard_format.report_file(shard)
+    report = shard_format.read_report(out_dir, shard)
     entries = report["recordings"]
 
+    if shard is not None:
+        recordings = [r for r in recordings if in_shard(r.recording_id, shard)]
     pending = []
     for recording in recordings:
         shard = shard_format.shard_path(out_dir, recording.split, recording.recording_id)
@@ -195,6 +207,12 @@ def prepare_recordings(
             report,
         )
     return report
+
+
+def in_shard(recording_id, shard):
+    """Whether a recording is in shard `(i, n)` (1-based)."""
+    index, count = shard
+    return zlib.crc32(recording_id.encode()) % count == index - 1
 
 
 def _video_frames(recording, frame_rate):

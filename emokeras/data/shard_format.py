@@ -50,12 +50,30 @@ def read_metadata_file(path):
     return metadata
 
 
-def read_report(data_dir):
-    """The report of a prepared folder (empty if none yet)."""
-    path = pathlib.Path(data_dir) / REPORT_FILE
-    if path.exists():
-        return json.loads(path.read_text())
-    return {"recordings": {}, "failed": []}
+def report_file(shard=None):
+    """The report's file name: `report.json`, or for one of N machines
+    preparing a corpus together (`shard=(i, n)`, 1-based)
+    `report.shard-<i>-of-<n>.json`."""
+    return REPORT_FILE if shard is None else f"report.shard-{shard[0]}-of-{shard[1]}.json"
+
+
+def read_report(data_dir, shard=None):
+    """The report of a prepared folder (empty if none yet): every report in
+    it merged (`report.json` and the per-shard reports of a corpus prepared
+    on several machines), or with `shard=(i, n)` that shard's own."""
+    data_dir = pathlib.Path(data_dir)
+    if shard is not None:
+        paths = [data_dir / report_file(shard)]
+    else:
+        paths = [data_dir / REPORT_FILE] + sorted(data_dir.glob("report.shard-*-of-*.json"))
+    merged = {"recordings": {}, "failed": []}
+    for path in paths:
+        if path.exists():
+            report = json.loads(path.read_text())
+            merged.update({key: value for key, value in report.items() if key not in merged})
+            merged["recordings"].update(report["recordings"])
+            merged["failed"] = sorted(set(merged["failed"]) | set(report["failed"]))
+    return merged
 
 
 def frame_example(recording_id, frame_index, jpeg, audio, labels, label_mask):

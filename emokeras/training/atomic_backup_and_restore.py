@@ -8,6 +8,7 @@ import keras
 import numpy as np
 
 from emokeras.atomic_write import atomic_path
+from emokeras.atomic_write import remove_stale_temporaries
 from emokeras.atomic_write import write_json_atomically
 
 STATE_FILE = "state.json"
@@ -42,6 +43,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self._directory = pathlib.Path(backup_dir)
 
     def _load_model(self):
+        # What a killed run was writing is of no use; a resumed run starts clean.
+        remove_stale_temporaries(self._directory)
         state_file = self._directory / STATE_FILE
         if not state_file.exists():
             return

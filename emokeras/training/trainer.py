@@ -195,6 +195,7 @@ def _run_stage(config, folder, targets, strategy, progress, build, raw, epochs, 
     finished stage (its `model.keras`) is loaded instead of trained."""
     import keras
 
+    from emokeras.atomic_write import remove_stale_temporaries
     from emokeras.losses import ConcordanceCorrelationLoss
     from emokeras.metrics import ConcordanceCorrelation
     from emokeras.saving import load_model
@@ -204,6 +205,8 @@ def _run_stage(config, folder, targets, strategy, progress, build, raw, epochs, 
     from emokeras.training.paper_schedule import paper_learning_rate
 
     folder = pathlib.Path(folder)
+    # Files a killed run was writing here (best.keras, model.keras) are of no use.
+    remove_stale_temporaries(folder)
     finished = folder / "model.keras"
     if finished.exists():
         print(f"emokeras train: {folder.name} already finished ({finished})")
@@ -424,9 +427,15 @@ def _run_folder(config):
     if config.distribution == "multi_worker":
         import json
 
-        task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
-        # Only the chief writes the run; the other workers keep their copy apart.
-        if task.get("type") not in (None, "chief") and not (task.get("type") == "worker" and task.get("index") == 0):
+        tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+        task = tf_config.get("task", {})
+        # Only the chief writes the run (TensorFlow's rule: the "chief" task,
+        # or worker 0 when the cluster has none); the others keep theirs apart.
+        has_chief = "chief" in tf_config.get("cluster", {})
+        chief = task.get("type") in (None, "chief") or (
+            not has_chief and task.get("type") == "worker" and task.get("index") == 0
+        )
+        if not chief:
             out = out / "workers" / f"{task.get('type')}-{task.get('index')}"
     return out
 
