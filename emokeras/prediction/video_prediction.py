@@ -159,7 +159,7 @@ def _check_modalities(video, audio, reads):
         fix = (
             "give the audio as a separate file (--audio) or use a visual_only model"
             if absent == ["audio"]
-            else f"use a {unimodal} model"
+            else f"use {'an' if unimodal == 'audio_only' else 'a'} {unimodal} model"
         )
         raise ValueError(
             f"{video} has no {' or '.join(absent)}, but the model reads {' and '.join(reads)}: {fix} "
