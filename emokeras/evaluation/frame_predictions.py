@@ -54,7 +54,7 @@ def frame_predictions(predict_batch, dataset, targets, frame_counts, windows):
     values = collections.defaultdict(list)
     for inputs, _, info in dataset:
         recordings = [f"recording {rid.decode()}" for rid in info["recording_id"].numpy()]
-        check_finite_inputs({k: np.asarray(v) for k, v in inputs.items()}, recordings)
+        check_finite_inputs(inputs, recordings)
         outputs = predict_batch(inputs)
         clip_values = np.stack([np.asarray(outputs[t]) for t in targets], axis=-1)
         for row, (rid, start) in enumerate(zip(info["recording_id"].numpy(), info["start_frame"].numpy())):

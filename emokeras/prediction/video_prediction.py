@@ -58,7 +58,6 @@ def predict_video(
     from emokeras.data import centre_crop
     from emokeras.data import iter_video_frames
     from emokeras.data import load_audio
-    from emokeras.data import media_info
     from emokeras.models.av_emotion_regressor import geometry_of_contract
     from emokeras.models.av_emotion_regressor import training_settings
 
@@ -69,7 +68,7 @@ def predict_video(
     window = geometry.window_frames
     spf = geometry.samples_per_frame
     reads = contract["inputs"]
-    _check_modalities(video, audio, reads)
+    found = _check_modalities(video, audio, reads)
     samples = load_audio(audio or video, geometry.sample_rate) if "audio" in reads else None
     cropper = FaceCropper(output_size=size, face_side=face_side) if face_crop else None
     bar = None
@@ -77,8 +76,8 @@ def predict_video(
         import keras
 
         duration = len(samples) / geometry.sample_rate if samples is not None else 0
-        if "video" in reads and not pathlib.Path(video).is_dir():
-            duration = media_info(video)["duration"] or duration
+        if "video" in reads:
+            duration = found.get("duration") or duration
         bar = keras.utils.Progbar(max(1, int(duration * geometry.frame_rate)), unit_name="frame")
 
     buffer = collections.deque(maxlen=window)
@@ -144,7 +143,8 @@ def predict_video(
 
 def _check_modalities(video, audio, reads):
     """Refuses a recording without a modality the model reads, naming the
-    recording and the options."""
+    recording and the options; returns what the recording has (`has_video`,
+    `has_audio`, and `duration` of a media file, from `media_info`)."""
     from emokeras.data import media_info
 
     if pathlib.Path(video).is_dir():
@@ -165,6 +165,7 @@ def _check_modalities(video, audio, reads):
             f"{video} has no {' or '.join(absent)}, but the model reads {' and '.join(reads)}: {fix} "
             f"(a model trained with `--set fusion={unimodal}`)"
         )
+    return found
 
 
 def predict_video_to_files(
