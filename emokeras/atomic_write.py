@@ -115,6 +115,20 @@ def save_model_atomically(model, path):
     return path
 
 
+def wait_for_files(paths, what, poll_seconds=1.0):
+    """Returns once every path of `paths` exists: files other processes
+    write (with `atomic_path`, so a file that exists is complete). Says once
+    what it waits for."""
+    import time
+
+    said = False
+    while missing := [path for path in map(pathlib.Path, paths) if not path.exists()]:
+        if not said:
+            print(f"emokeras: waiting for {len(missing)} file(s): {what} (first: {missing[0]})", flush=True)
+            said = True
+        time.sleep(poll_seconds)
+
+
 def temporaries(folder):
     """The temporaries in `folder`: left by writers that were killed, or
     being written by running ones."""

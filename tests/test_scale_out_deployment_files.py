@@ -217,27 +217,27 @@ def _is_chief(task_type, index, cluster):
 
 def test_tfjob_the_chief_alone_writes_the_run(monkeypatch):
     """Give each replica the TF_CONFIG the training operator sets (cluster
-    keys: the replica types in lower case) and ask the trainer where it
-    writes: TensorFlow's chief into --out, every other replica elsewhere."""
-    from emokeras.training.trainer import _run_folder
+    keys: the replica types in lower case) and ask the trainer where each
+    stands: TensorFlow's chief is index 0 (it alone writes --out), the
+    others each their own index."""
+    from emokeras.training.distribution import cluster_position
 
     tfjob, _ = _tfjob()
-    args = _parser("train").parse_args(_train_argv())
     name = tfjob["metadata"]["name"]
     cluster = {
         replica_type.lower(): [f"{name}-{replica_type.lower()}-{i}.default.svc:{TF_PORT}" for i in range(count)]
         for replica_type, (count, *_) in _replicas().items()
     }
-    config = types.SimpleNamespace(distribution="multi_worker", out=args.out)
-    folders = {}
+    positions = {}
     for task_type, addresses in cluster.items():
         for index in range(len(addresses)):
             tf_config = {"cluster": cluster, "task": {"type": task_type, "index": index}, "environment": "cloud"}
             monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
-            folders[(task_type, index)] = _run_folder(config)
-    writers = [task for task, folder in folders.items() if folder == pathlib.Path(args.out)]
-    assert writers == [task for task in folders if _is_chief(*task, cluster)], folders
-    assert len(set(folders.values())) == len(folders), "two replicas share a run folder"
+            positions[(task_type, index)] = cluster_position("multi_worker")
+    writers = [task for task, (position, _) in positions.items() if position == 0]
+    assert writers == [task for task in positions if _is_chief(*task, cluster)], positions
+    workers = sum(len(addresses) for addresses in cluster.values())
+    assert sorted(positions.values()) == [(i, workers) for i in range(workers)], positions
 
 
 # ---------------------------------------------------------------------------
@@ -295,7 +295,7 @@ def test_prepare_job_is_indexed_with_all_shards_at_once():
 
 
 def test_prepare_job_every_pod_prepares_its_own_shard(cli_stub):
-    from emokeras.cli.prepare import parse_shard
+    from emokeras.cli.arguments import parse_shard
     from emokeras.data.corpora import READERS
 
     job, pod_spec, container = _prepare_job()

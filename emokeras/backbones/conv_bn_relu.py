@@ -60,6 +60,10 @@ class ConvBNReLU(keras.layers.Layer):
             scale=False,
             epsilon=BATCH_NORM_EPSILON,
             momentum=BATCH_NORM_MOMENTUM,
+            # Built under a strategy with several replicas, the batch
+            # statistics are those of the global batch, so N replicas train
+            # as one device would on the whole batch.
+            synchronized=_replicated(),
             name="batch_norm",
         )
 
@@ -86,3 +90,11 @@ class ConvBNReLU(keras.layers.Layer):
             }
         )
         return config
+
+
+def _replicated():
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1

@@ -54,3 +54,14 @@ def training_config(args):
             "no data: give --data PREPARED (a folder written by `emokeras prepare`) or `data:` in the config"
         )
     return config
+
+
+def parse_shard(text):
+    """`"2/4"` -> `(2, 4)`."""
+    try:
+        index, count = (int(value) for value in text.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r} is not I/N (e.g. 1/2 on the first of two machines)") from None
+    if not 1 <= index <= count:
+        raise ValueError(f"--shard {text!r}: I must be from 1 to N")
+    return index, count

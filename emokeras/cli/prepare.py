@@ -7,6 +7,7 @@ import sys
 from emokeras.cli.arguments import default_of
 from emokeras.cli.arguments import given
 from emokeras.cli.arguments import model_default
+from emokeras.cli.arguments import parse_shard
 
 
 def add_parser(commands, name, summary):
@@ -94,17 +95,6 @@ def add_parser(commands, name, summary):
     )
     parser.add_argument("--skip-bad", action="store_true", help="exit 0 even if some recordings fail")
     parser.set_defaults(run=run)
-
-
-def parse_shard(text):
-    """`"2/4"` -> `(2, 4)`."""
-    try:
-        index, count = (int(value) for value in text.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard {text!r} is not I/N (e.g. 1/2 on the first of two machines)") from None
-    if not 1 <= index <= count:
-        raise ValueError(f"--shard {text!r}: I must be from 1 to N")
-    return index, count
 
 
 def parse_target_ranges(text):

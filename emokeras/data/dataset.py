@@ -73,6 +73,7 @@ def make_dataset(
     median_width=1,
     cycle_length=4,
     modalities=("video", "audio"),
+    reshuffle_each_iteration=True,
 ):
     """Windows of prepared recordings for the audio-visual model, in-graph.
 
@@ -110,6 +111,11 @@ def make_dataset(
         cycle_length: recordings read in parallel.
         modalities: the inputs to yield, `"video"` and/or `"audio"` (an
             audio-only model need not pay for decoding JPEG frames).
+        reshuffle_each_iteration: another order and other window offsets
+            each time the dataset is iterated (each epoch of a `fit` over
+            it); `False` for one fixed order given the seed (the trainer
+            builds each epoch with its own seed, so that an epoch's data
+            does not depend on how often the dataset was iterated before).
 
     Returns:
         A `tf.data.Dataset`.
@@ -168,8 +174,8 @@ def make_dataset(
     paths, counts = shard_files(data_dir, split, modalities)
     files = tf.data.Dataset.from_tensor_slices((paths, tf.constant(counts, tf.int64)))
     if training:
-        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=reshuffle_each_iteration)
+    randoms = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=reshuffle_each_iteration)
     dataset = (
         tf.data.Dataset.zip(files, randoms)
         .map(lambda file, random_value: (file[0], file[1], random_value))
@@ -181,7 +187,7 @@ def make_dataset(
         )
     )
     if training:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=reshuffle_each_iteration)
 
     def to_model_inputs(element):
         inputs = {"valid_frames": element["valid_frames"]}

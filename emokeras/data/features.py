@@ -20,12 +20,14 @@ import tensorflow as tf
 
 from emokeras.atomic_write import atomic_path
 from emokeras.atomic_write import remove_stale_temporaries
+from emokeras.atomic_write import wait_for_files
 from emokeras.atomic_write import write_json_atomically
 from emokeras.data import shard_format
 from emokeras.data.dataset import check_rates
 from emokeras.data.dataset import shard_files
 from emokeras.data.label_processing import clip_targets
 from emokeras.data.label_processing import process_labels
+from emokeras.data.prepare import in_shard
 
 FEATURES_METADATA = "features_metadata.json"
 FEATURE_NAMES = ("visual_features", "audio_features")
@@ -63,7 +65,9 @@ def _side_by_side_windows(path, count, windows, spec, modalities):
     return inputs, labels, mask, clips
 
 
-def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), batch_size=4, progress=True):
+def extract_features(
+    model, data_dir, out_dir, splits=("train", "dev", "test"), batch_size=4, progress=True, shard=None
+):
     """Runs the (frozen) backbones of `model` once per clip of every recording.
 
     Args:
@@ -75,9 +79,14 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
         splits: the splits to process (those with no recordings are skipped).
         batch_size: windows of `model.clips` clips per encoder call.
         progress: show a progress bar.
+        shard: `(i, n)` (1-based) to process only the recordings of shard `i`
+            of `n` (by `crc32` of the recording id, as `prepare --shard`),
+            so that `n` processes share the work. Shard 1 writes the
+            metadata, once every shard's files are there (it waits for
+            them); the others return when their own files are written.
 
     Returns:
-        `{split: number of recordings}` written.
+        `{split: number of recordings}` written by this call.
     """
     metadata = shard_format.read_metadata(data_dir)
     if metadata["image_size"] != model.image_size:
@@ -89,7 +98,6 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
     check_rates(windows, metadata, data_dir)
     modalities = tuple(m for m in ("video", "audio") if m in model.data_contract["inputs"])
     spec = shard_format.frame_feature_spec(metadata["samples_per_frame"], len(metadata["targets"]))
-    out_dir = pathlib.Path(out_dir)
     written = {}
     jobs = []
     for split in splits:
@@ -101,6 +109,10 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
         raise FileNotFoundError(
             f"No prepared recordings in {data_dir} for splits {list(splits)}: run `emokeras prepare` first"
         )
+    out_dir = pathlib.Path(out_dir)
+    every_target = [_feature_path(out_dir, split, path) for split, path, _ in jobs]
+    if shard is not None:
+        jobs = [job for job in jobs if in_shard(pathlib.Path(job[1]).stem, shard)]
     bar = None
     if progress:
         import keras
@@ -118,7 +130,7 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
         labels = labels.numpy().reshape(clips, -1)
         mask = mask.numpy().reshape(clips, -1)
         frames = [min(windows.frames_per_clip, count - clip * windows.frames_per_clip) for clip in range(clips)]
-        target = out_dir / "features" / split / f"{recording_id}.tfrecord"
+        target = _feature_path(out_dir, split, path)
         with atomic_path(target) as temporary, tf.io.TFRecordWriter(str(temporary)) as writer:
             for clip in range(clips):
                 example = _clip_example(
@@ -128,17 +140,25 @@ def extract_features(model, data_dir, out_dir, splits=("train", "dev", "test"), 
         written[split] = written.get(split, 0) + 1
         if bar is not None:
             bar.update(done)
+    if shard is not None and shard[0] != 1:
+        return written
+    wait_for_files(every_target, f"feature shards of the other {shard[1] - 1} process(es)" if shard else "")
+    fusion = model.fusion_regressor
     write_json_atomically(
         out_dir / FEATURES_METADATA,
         {
             **metadata,
             "frames_per_clip": model.frames_per_clip,
-            "visual_dim": int(visual.shape[-1]),
-            "audio_dim": int(audio.shape[-1]),
+            "visual_dim": int(fusion.visual_dim) if model.visual_encoder is not None else 0,
+            "audio_dim": int(fusion.audio_dim) if model.audio_encoder is not None else 0,
             "source": os.fspath(data_dir),
         },
     )
     return written
+
+
+def _feature_path(out_dir, split, shard_path):
+    return out_dir / "features" / split / f"{pathlib.Path(shard_path).stem}.tfrecord"
 
 
 def _encode(encode, inputs, batch_size):
@@ -187,6 +207,7 @@ def make_feature_dataset(
     seed=0,
     shuffle_buffer=2048,
     median_width=1,
+    reshuffle_each_iteration=True,
 ):
     """Windows of cached clip features for `AVFusionRegressor`.
 
@@ -197,7 +218,8 @@ def make_feature_dataset(
     "audio_features": (batch, L, K), "clip_mask": int32 (batch, L)}, {target:
     (batch, L)}, {target: (batch, L)})`; clips past the recording's end are
     zeros, masked, with weight 0. In `"eval"` mode the third element is
-    `{"recording_id", "start_frame", "weights"}`.
+    `{"recording_id", "start_frame", "weights"}`; `reshuffle_each_iteration`
+    as in `make_dataset`.
     """
     feature_dir = pathlib.Path(feature_dir)
     metadata = shard_format.read_metadata_file(feature_dir / FEATURES_METADATA)
@@ -265,8 +287,8 @@ def make_feature_dataset(
 
     files = tf.data.Dataset.from_tensor_slices(paths)
     if training:
-        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=reshuffle_each_iteration)
     dataset = files.interleave(windows_of_recording, cycle_length=len(paths) if training else 1)
     if training:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=reshuffle_each_iteration)
     return dataset.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)

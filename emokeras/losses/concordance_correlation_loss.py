@@ -14,6 +14,11 @@ class ConcordanceCorrelationLoss(keras.losses.Loss):
     `sample_weight` weights elements inside that CCC (0 drops a missing
     label) instead of scaling per-sample losses.
 
+    Under a TensorFlow distribution strategy the CCC is that of the global
+    batch (its statistics are summed over the replicas), and each replica
+    returns `1/replicas` of the loss, as Keras' own losses do, so that the
+    summed gradients equal those of one device on the whole batch.
+
     Args:
         name: loss name.
         dtype: dtype of the loss computation (float32 default, also under
@@ -32,10 +37,18 @@ class ConcordanceCorrelationLoss(keras.losses.Loss):
     def __call__(self, y_true, y_pred, sample_weight=None):
         with keras.name_scope(self.name):
             ccc = concordance_correlation(y_true, y_pred, sample_weight)
-            return keras.ops.cast(1.0 - ccc, self.dtype)
+            return keras.ops.cast((1.0 - ccc) / _replicas_in_sync(), self.dtype)
 
     def call(self, y_true, y_pred):
         return 1.0 - concordance_correlation(y_true, y_pred)
 
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype}
+
+
+def _replicas_in_sync():
+    if keras.backend.backend() != "tensorflow":
+        return 1.0
+    import tensorflow as tf
+
+    return float(tf.distribute.get_strategy().num_replicas_in_sync)

@@ -28,6 +28,27 @@ def _flat_weights(y_true, sample_weight):
     return ops.reshape(ops.broadcast_to(weight, ops.shape(y_true)), (-1,))
 
 
+def sum_over_replicas(values):
+    """Sums a tuple of scalars over the replicas of a TensorFlow distribution
+    strategy, so that each replica sees the statistics of the global batch
+    (identity outside one, and on other backends).
+
+    Differentiable: TensorFlow's gradient of an all-reduce sum is itself an
+    all-reduce sum, so every replica's gradient is that of the global-batch
+    statistic.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return tuple(values)
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tuple(values)
+    return tuple(context.all_reduce("SUM", list(values)))
+
+
 def batch_moments(y_true, y_pred, sample_weight=None):
     """Sufficient statistics of one batch, over all its elements.
 
@@ -35,24 +56,32 @@ def batch_moments(y_true, y_pred, sample_weight=None):
     `count = sum w`, `m2_true = sum w (t - mean_true)^2`, `m2_pred` likewise
     and `comoment = sum w (t - mean_true)(p - mean_pred)`. `merge_moments`
     combines them across batches without the cancellation of raw sums.
+
+    Under a distribution strategy the batch is the global one: the sums run
+    over every replica's share (the means first, then the deviations from
+    them, so the two passes stay as exact as on one device).
     """
     y_true = ops.cast(y_true, "float32")
     y_pred = ops.reshape(ops.cast(y_pred, "float32"), (-1,))
     weight = _flat_weights(y_true, sample_weight)
     y_true = ops.reshape(y_true, (-1,))
-    count = ops.sum(weight)
+    count, sum_true, sum_pred = sum_over_replicas((ops.sum(weight), ops.sum(weight * y_true), ops.sum(weight * y_pred)))
     safe_count = ops.maximum(count, 1e-12)
-    mean_true = ops.sum(weight * y_true) / safe_count
-    mean_pred = ops.sum(weight * y_pred) / safe_count
+    mean_true = sum_true / safe_count
+    mean_pred = sum_pred / safe_count
     dev_true = y_true - mean_true
     dev_pred = y_pred - mean_pred
     return (
         count,
         mean_true,
         mean_pred,
-        ops.sum(weight * dev_true * dev_true),
-        ops.sum(weight * dev_pred * dev_pred),
-        ops.sum(weight * dev_true * dev_pred),
+        *sum_over_replicas(
+            (
+                ops.sum(weight * dev_true * dev_true),
+                ops.sum(weight * dev_pred * dev_pred),
+                ops.sum(weight * dev_true * dev_pred),
+            )
+        ),
     )
 
 

@@ -38,7 +38,12 @@ class ConcordanceCorrelation(keras.metrics.Metric):
 
     def __init__(self, name="ccc", dtype=None):
         super().__init__(name=name, dtype=dtype)
-        self.statistics = [self.add_variable(shape=(), initializer="zeros", name=name) for name in _STATISTICS]
+        # Under a distribution strategy every replica merges the global
+        # batch's moments, so all replicas hold the same statistics.
+        self.statistics = [
+            self.add_variable(shape=(), initializer="zeros", aggregation="only_first_replica", name=name)
+            for name in _STATISTICS
+        ]
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         batch = batch_moments(y_true, y_pred, sample_weight)

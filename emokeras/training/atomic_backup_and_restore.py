@@ -34,24 +34,28 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     complete, consistent backup.
 
     Args:
-        backup_dir: where the backups live.
+        backup_dir: where the backups are written.
         delete_checkpoint: delete `backup_dir` when `fit` ends normally.
+        restore_from: where a resumed run reads its backup (default:
+            `backup_dir`); in multi-worker training every worker restores
+            the chief's backup, while the others write theirs apart.
     """
 
-    def __init__(self, backup_dir, delete_checkpoint=False):
+    def __init__(self, backup_dir, delete_checkpoint=False, restore_from=None):
         super().__init__(os.fspath(backup_dir), save_freq="epoch", delete_checkpoint=delete_checkpoint)
         self._directory = pathlib.Path(backup_dir)
+        self._restore_from = pathlib.Path(restore_from or backup_dir)
 
     def _load_model(self):
         # What a killed run was writing is of no use; a resumed run starts clean.
         remove_stale_temporaries(self._directory)
-        state_file = self._directory / STATE_FILE
+        state_file = self._restore_from / STATE_FILE
         if not state_file.exists():
             return
         state = json.loads(state_file.read_text())
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(self._directory / state["weights"])
+        self.model.load_weights(self._restore_from / state["weights"])
         generators = _seed_generators(self.model)
         for generator, value in zip(generators, state.get("seed_generators", [])):
             generator.state.assign(np.asarray(value, generator.state.dtype))

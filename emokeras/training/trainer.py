@@ -16,8 +16,16 @@ Every file is written to a temporary name and renamed into place, and each
 epoch's data is a pure function of (seed, epoch), so a run killed at any
 point and started again with the same command ends with the weights an
 uninterrupted run would have had.
+
+With `distribution: multi_worker` every worker runs this same command on
+the same `--out` (a shared volume). The chief alone writes the folder
+above; every worker restores from the chief's backups, and the others write
+what Keras needs every worker to write (backups, the best model) under
+`workers/worker-<i>/`, removed when training ends. The feature cache is
+split between the workers, each writing its share of recordings.
 """
 
+import contextlib
 import dataclasses
 import os
 import pathlib
@@ -33,6 +41,7 @@ def train(config, progress=True):
     import keras
 
     from emokeras.data import shard_format
+    from emokeras.training.distribution import distribution_strategy
 
     metadata = shard_format.read_metadata(config.data)
     if metadata["image_size"] != config.image_size:
@@ -42,19 +51,23 @@ def train(config, progress=True):
             "or prepare the data again with --image-size"
         )
     targets = metadata["targets"]
-    out = _run_folder(config)
-    _check_or_write_config(config, out)
+    out = pathlib.Path(config.out)
+    worker = _Worker.of(config)
+    _check_or_write_config(config, out, write=worker.chief)
     final = out / "model.keras"
     if final.exists():
         print(f"emokeras train: {final} exists: this run is finished (use another --out to train again)")
-        if not (out / "evaluation.json").exists():
+        if worker.chief and not (out / "evaluation.json").exists():
             from emokeras.saving import load_model
 
             _evaluate(load_model(final, compile=False), config, out)
         return final
-    strategy = _distribution_strategy(config.distribution)
+    strategy = distribution_strategy(config.distribution)
     if config.distribution != "none":
-        print(f"emokeras train: {type(strategy).__name__} over {strategy.num_replicas_in_sync} replicas")
+        print(
+            f"emokeras train: {type(strategy).__name__.lstrip('_')} over {strategy.num_replicas_in_sync} replicas"
+            + (f" ({worker.index + 1} of {worker.count} workers)" if worker.count > 1 else "")
+        )
     if config.mixed_precision:
         import tensorflow as tf
 
@@ -65,7 +78,7 @@ def train(config, progress=True):
     if config.schedule == "end_to_end":
         model = _run_stage(
             config,
-            out / "end_to_end",
+            worker.stage(out / "end_to_end"),
             targets,
             strategy,
             progress,
@@ -75,11 +88,15 @@ def train(config, progress=True):
             learning_rate=config.learning_rate,
         )
     else:
-        model = _two_stage(config, out, targets, strategy, visual_weights, progress)
+        model = _two_stage(config, out, worker, targets, strategy, visual_weights, progress)
+    if not worker.chief:
+        _remove_tree(worker.scratch)
+        with contextlib.suppress(OSError):  # the last worker out removes workers/
+            worker.scratch.parent.rmdir()
+        return final
     save_model_atomically(model, final)
     print(f"emokeras train: wrote {final}")
-    if out == pathlib.Path(config.out):  # the chief (or only) worker
-        _evaluate(model, config, out)
+    _evaluate(model, config, out)
     return final
 
 
@@ -106,9 +123,10 @@ def _evaluate(model, config, out):
     return report
 
 
-def _two_stage(config, out, targets, strategy, visual_weights, progress):
+def _two_stage(config, out, worker, targets, strategy, visual_weights, progress):
     import keras
 
+    from emokeras.atomic_write import wait_for_files
     from emokeras.data.features import FEATURES_METADATA
     from emokeras.data.features import extract_features
     from emokeras.saving import load_model
@@ -124,7 +142,7 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
             continue
         trained[branch] = _run_stage(
             config,
-            out / f"stage1_{branch}",
+            worker.stage(out / f"stage1_{branch}"),
             targets,
             strategy,
             progress,
@@ -156,13 +174,24 @@ def _two_stage(config, out, targets, strategy, visual_weights, progress):
             model.audio_backbone.set_weights(trained["audio"].audio_backbone.get_weights())
         if "visual" in trained:
             model.visual_backbone.set_weights(trained["visual"].visual_backbone.get_weights())
-        save_model_atomically(model, assembled)
+        if worker.chief:
+            save_model_atomically(model, assembled)
     if not (features / FEATURES_METADATA).exists():
         print("emokeras train: caching backbone features (stage 1 -> stage 2)")
-        extract_features(model, config.data, features, batch_size=config.feature_batch_size, progress=progress)
+        # Each worker its share of the recordings; the chief writes the
+        # metadata once every share is there, which the others wait for.
+        extract_features(
+            model,
+            config.data,
+            features,
+            batch_size=config.feature_batch_size,
+            progress=progress,
+            shard=(worker.index + 1, worker.count),
+        )
+        wait_for_files([features / FEATURES_METADATA], "the feature cache's metadata (written by the chief)")
     fusion = _run_stage(
         config,
-        out / "stage2_fusion",
+        worker.stage(out / "stage2_fusion"),
         targets,
         strategy,
         progress,
@@ -190,9 +219,11 @@ def _fusion_like(model):
     return AVFusionRegressor.from_config(model.fusion_regressor.get_config())
 
 
-def _run_stage(config, folder, targets, strategy, progress, build, raw, epochs, learning_rate):
+def _run_stage(config, stage, targets, strategy, progress, build, raw, epochs, learning_rate):
     """One `fit` with best-model, backup, CSV and TensorBoard callbacks; a
-    finished stage (its `model.keras`) is loaded instead of trained."""
+    finished stage (its `model.keras`) is loaded instead of trained.
+    `stage` is `(folder, own)`: the chief's stage folder, and where this
+    process writes (the same folder on the chief)."""
     import keras
 
     from emokeras.atomic_write import remove_stale_temporaries
@@ -204,14 +235,15 @@ def _run_stage(config, folder, targets, strategy, progress, build, raw, epochs, 
     from emokeras.training.best_model_checkpoint import BestModelCheckpoint
     from emokeras.training.paper_schedule import paper_learning_rate
 
-    folder = pathlib.Path(folder)
+    folder, own = stage
+    chief = own == folder
     # Files a killed run was writing here (best.keras, model.keras) are of no use.
-    remove_stale_temporaries(folder)
+    remove_stale_temporaries(own)
     finished = folder / "model.keras"
     if finished.exists():
         print(f"emokeras train: {folder.name} already finished ({finished})")
         return load_model(finished)
-    folder.mkdir(parents=True, exist_ok=True)
+    own.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     with strategy.scope():
         model = build()
@@ -233,18 +265,20 @@ def _run_stage(config, folder, targets, strategy, progress, build, raw, epochs, 
             epoch, learning_rate, config.lr_decay_start, config.lr_decay_every, config.lr_decay_factor
         )
 
-    best = folder / "best.keras"
+    best = own / "best.keras"
     callbacks = [keras.callbacks.LearningRateScheduler(learning_rate_at)]
     if dev_data is not None:
         # Keras names a single output's metrics without the output's name.
         monitor = [f"val_{t}_ccc" for t in targets] if len(targets) > 1 else ["val_ccc"]
         callbacks.append(BestModelCheckpoint(best, monitor))
-    callbacks += [
-        keras.callbacks.CSVLogger(folder / "log.csv", append=True),
-        keras.callbacks.TensorBoard(folder / "tensorboard"),
-        # Last, so that an epoch is only backed up once everything above saw it.
-        AtomicBackupAndRestore(folder / "backup"),
-    ]
+    if chief:
+        callbacks += [
+            keras.callbacks.CSVLogger(folder / "log.csv", append=True),
+            keras.callbacks.TensorBoard(folder / "tensorboard"),
+        ]
+    # Last, so that an epoch is only backed up once everything above saw it.
+    # Every worker resumes from the chief's backup.
+    callbacks.append(AtomicBackupAndRestore(own / "backup", restore_from=folder / "backup"))
     print(
         f"emokeras train: {folder.name}: {type(model).__name__}({model.fusion}) "
         f"epochs {start + 1}..{epochs} of {epochs}, {steps} steps each"
@@ -267,8 +301,9 @@ def _run_stage(config, folder, targets, strategy, progress, build, raw, epochs, 
             )
     if best.exists():
         model = load_model(best)
-    save_model_atomically(model, finished)
-    _remove_tree(folder / "backup")
+    if chief:
+        save_model_atomically(model, finished)
+    _remove_tree(own / "backup")
     return model
 
 
@@ -313,7 +348,19 @@ def _training_epochs(config, raw, modalities, start, epochs, steps):
         one = _windows(config, raw, modalities, "train", "train", seed).take(steps)
         dataset = one if dataset is None else dataset.concatenate(one)
     # Fails loudly should an epoch ever yield fewer batches than planned.
-    return dataset.apply(tf.data.experimental.assert_cardinality(steps * (epochs - start)))
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(steps * (epochs - start)))
+    return _split_batches_between_workers(dataset)
+
+
+def _split_batches_between_workers(dataset):
+    """Every worker reads the same batches and keeps its share of each (not
+    its share of the shard files, TensorFlow's default), so that workers
+    train on the global batches one process would."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
 
 
 def _validation_data(config, raw, modalities):
@@ -327,10 +374,22 @@ def _validation_data(config, raw, modalities):
     dataset = _windows(config, raw, modalities, "dev", "eval", config.seed, stride)
     dataset = dataset.map(lambda inputs, targets, info: (inputs, targets, info["weights"]))
     if config.distribution != "none":
-        # A last partial batch can leave a replica with no windows, which
-        # the log-mel padding rejects: validate on full batches only.
-        dataset = dataset.unbatch().batch(config.batch_size, drop_remainder=True)
-    return dataset
+        dataset = _full_batches(dataset, config.batch_size)
+    return _split_batches_between_workers(dataset)
+
+
+def _full_batches(dataset, batch_size):
+    """The last partial batch filled up with windows of weight 0: every
+    replica gets windows (the STFT's padding rejects an empty share) and
+    the metrics are those of every real window, as on one device."""
+    import tensorflow as tf
+
+    def weightless(inputs, targets, weights):
+        return inputs, targets, tf.nest.map_structure(tf.zeros_like, weights)
+
+    windows = dataset.unbatch()
+    filler = windows.take(1).map(weightless).repeat(batch_size - 1)
+    return windows.concatenate(filler).batch(batch_size, drop_remainder=True)
 
 
 def _windows(config, raw, modalities, split, mode, seed, stride=None):
@@ -340,11 +399,20 @@ def _windows(config, raw, modalities, split, mode, seed, stride=None):
     windows = config.window_geometry()
     if stride:
         windows = dataclasses.replace(windows, stride=stride)
-    common = dict(windows=windows, mode=mode, batch_size=config.batch_size, seed=seed, median_width=config.median_width)
+    common = dict(
+        windows=windows,
+        mode=mode,
+        batch_size=config.batch_size,
+        seed=seed,
+        median_width=config.median_width,
+        # One order per seed: Keras iterates a distributed dataset once more
+        # to build the model, which must not change what training sees.
+        reshuffle_each_iteration=False,
+    )
     if raw:
         media = tuple(name for name in ("video", "audio") if name in modalities)
         return make_dataset(config.data, split, modalities=media, **common)
-    dataset = make_feature_dataset(_run_folder(config) / "features", split, **common)
+    dataset = make_feature_dataset(pathlib.Path(config.out) / "features", split, **common)
 
     def keep(inputs, *rest):
         # Feature shards hold both modalities; a unimodal model takes one.
@@ -405,42 +473,27 @@ def resolve_visual_weights(config):
     return name
 
 
-def _distribution_strategy(name):
-    import tensorflow as tf
+class _Worker:
+    """This process in the cluster: `index` of `count` (0, the chief, writes
+    the run folder) and `scratch`, where the others write what they must."""
 
-    if name == "none":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        # All GPUs of this machine; without GPUs, its logical CPUs.
-        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([device.name for device in devices])
-    if "TF_CONFIG" not in os.environ:
-        raise ValueError(
-            "config key 'distribution' is 'multi_worker' but TF_CONFIG is not set; set it on "
-            "every machine (https://www.tensorflow.org/guide/distributed_training#TF_CONFIG)"
-        )
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    def __init__(self, out, index, count):
+        self.index, self.count = index, count
+        self.chief = index == 0
+        self.scratch = pathlib.Path(out) if self.chief else pathlib.Path(out) / "workers" / f"worker-{index}"
 
+    @classmethod
+    def of(cls, config):
+        from emokeras.training.distribution import cluster_position
 
-def _run_folder(config):
-    out = pathlib.Path(config.out)
-    if config.distribution == "multi_worker":
-        import json
+        return cls(config.out, *cluster_position(config.distribution))
 
-        tf_config = json.loads(os.environ.get("TF_CONFIG", "{}"))
-        task = tf_config.get("task", {})
-        # Only the chief writes the run (TensorFlow's rule: the "chief" task,
-        # or worker 0 when the cluster has none); the others keep theirs apart.
-        has_chief = "chief" in tf_config.get("cluster", {})
-        chief = task.get("type") in (None, "chief") or (
-            not has_chief and task.get("type") == "worker" and task.get("index") == 0
-        )
-        if not chief:
-            out = out / "workers" / f"{task.get('type')}-{task.get('index')}"
-    return out
+    def stage(self, folder):
+        """`(the chief's stage folder, where this process writes)`."""
+        return folder, folder if self.chief else self.scratch / folder.name
 
 
-def _check_or_write_config(config, out):
+def _check_or_write_config(config, out, write):
     import yaml
 
     path = out / "config.yaml"
@@ -453,7 +506,8 @@ def _check_or_write_config(config, out):
                 "rerun with the same config to resume it, or give another --out"
             )
         return
-    write_config(config, path)
+    if write:
+        write_config(config, path)
 
 
 def _remove_tree(path):
