@@ -212,36 +212,6 @@ def test_sigkill_mid_run_then_rerun_gives_the_uninterrupted_weights(tiny_corpus,
         assert rate == pytest.approx(paper_learning_rate(epoch, 0.003, 2, 2, 0.8), rel=1e-6)
 
 
-@pytest.mark.slow
-def test_mirrored_strategy_over_two_logical_cpus(tiny_corpus, tmp_path):
-    script = (
-        "import sys, tensorflow as tf\n"
-        "cpu = tf.config.list_physical_devices('CPU')[0]\n"
-        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
-        "from emokeras.cli import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
-    command = _train_command(
-        tiny_corpus,
-        tmp_path / "mirrored",
-        "--set",
-        "distribution=mirrored",
-        "--set",
-        "epochs=2",
-        "--set",
-        "stage1_epochs=1",
-    )
-    result = _run([sys.executable, "-c", script, *command[3:]])
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "MirroredStrategy over 2 replicas" in result.stdout
-    from emokeras.saving import load_model
-
-    model = load_model(tmp_path / "mirrored" / "model.keras", compile=False)
-    assert model.fusion == "cross_attention"
-    log = (tmp_path / "mirrored" / "stage2_fusion" / "log.csv").read_text().splitlines()
-    assert len(log) == 3  # header + 2 epochs
-
-
 def test_rerun_of_a_finished_run_and_a_changed_config(tiny_corpus, tmp_path):
     from emokeras.training import load_config
     from emokeras.training import train

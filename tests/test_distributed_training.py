@@ -1,8 +1,9 @@
-"""`distribution: multi_worker` on two local worker processes (TF_CONFIG,
-loopback ports, CPU), as Kubeflow's TFJob runs it on two pods: the same
-weights as one process on the same global batches, the chief alone writing
-the run, SIGKILL of a worker then a restart of both, and the feature cache
-shared between the workers."""
+"""Distributed training: `multi_worker` on two local worker processes
+(TF_CONFIG, loopback ports, CPU), as Kubeflow's TFJob runs it on two pods,
+and `mirrored` on two logical CPUs. Both give the weights of one process on
+the same global batches; the chief alone writes the run; SIGKILL of a worker
+then a restart of both ends where the uninterrupted run ends; the feature
+cache is shared between the workers."""
 
 import json
 import os
@@ -24,11 +25,13 @@ RUN = ["--set", "batch_size=4", "--set", "dropout_rate=0", "--set", "stage1_epoc
 TIMEOUT = 600
 
 
-def _train_command(corpus, out):
+def _distribution(name):
+    return ["--set", f"distribution={name}"]
+
+
+def _train_command(corpus, out, python=(sys.executable, "-m", "emokeras.cli")):
     return [
-        sys.executable,
-        "-m",
-        "emokeras.cli",
+        *python,
         "train",
         "--config",
         str(corpus / "tiny.yaml"),
@@ -64,7 +67,7 @@ def _start_workers(corpus, out):
             "PYTHONUNBUFFERED": "1",
         }
         log = open(_log(out, index), "a")
-        command = [*_train_command(corpus, out), "--set", "distribution=multi_worker"]
+        command = [*_train_command(corpus, out), *_distribution("multi_worker")]
         workers.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env))
         log.close()
     return workers
@@ -91,6 +94,14 @@ def _weights_of(path):
     return load_model(path, compile=False).get_weights()
 
 
+def _run(command):
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=TIMEOUT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
 @pytest.fixture(scope="module")
 def two_worker_run(tiny_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("multi_worker") / "run"
@@ -98,17 +109,15 @@ def two_worker_run(tiny_corpus, tmp_path_factory):
     return out
 
 
-def test_two_workers_train_as_one_process_and_only_the_chief_writes(two_worker_run, tiny_corpus, tmp_path):
-    out = two_worker_run
-    single = tmp_path / "single"
-    result = subprocess.run(
-        _train_command(tiny_corpus, single),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+@pytest.fixture(scope="module")
+def one_process_run(tiny_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("one_process") / "run"
+    _run(_train_command(tiny_corpus, out))
+    return out
+
+
+def test_two_workers_train_as_one_process_and_only_the_chief_writes(two_worker_run, one_process_run):
+    out, single = two_worker_run, one_process_run
 
     # Same global batches, global CCC and batch statistics: the weights of
     # one process, to float32 summation order (measured: 6e-6 at most).
@@ -230,3 +239,21 @@ def test_a_bad_tf_config_is_one_clear_error(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 1}}))
     assert cluster_position("multi_worker") == (2, 3)
     assert cluster_position("mirrored") == (0, 1)
+
+
+def test_mirrored_over_two_logical_cpus_trains_as_one_process(one_process_run, tiny_corpus, tmp_path):
+    script = (
+        "import sys, tensorflow as tf\n"
+        "cpu = tf.config.list_physical_devices('CPU')[0]\n"
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)\n"
+        "from emokeras.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    out = tmp_path / "mirrored"
+    command = _train_command(tiny_corpus, out, python=(sys.executable, "-c", script))
+    result = _run([*command, *_distribution("mirrored")])
+    assert "MirroredStrategy over 2 replicas" in result.stdout
+    for got, want in zip(_weights_of(out / "model.keras"), _weights_of(one_process_run / "model.keras"), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    log = (out / "stage2_fusion" / "log.csv").read_text().splitlines()
+    assert len(log) == 3  # header + 2 epochs
