@@ -21,6 +21,7 @@ COMMANDS = {
     "synth": "write the built-in synthetic audio-visual corpus",
     "export": "export a trained model as a TensorFlow Serving SavedModel version",
     "predict": "per-frame valence / arousal for a video, as a CSV and a plot",
+    "stream": "live valence / arousal from a camera, a network stream or a file, one line per clip",
     "train": "train an audio-visual model (model.fit; two-stage by default; resumable)",
     "evaluate": "CCC, PCC and RMSE per target, per recording and overall",
     "ablate": "train and evaluate the paper's Table 1/2 rows on the same data",

@@ -250,6 +250,12 @@ class FaceCropper:
             "fallback": self.fallback,
         }
 
+    @property
+    def last_frame_has_face(self):
+        """Whether the detector found the face on (or, with `detect_every`
+        above 1, last before) the frame `crop` was last given."""
+        return self._last_found
+
     def crop(self, frame):
         """The face crop of one HxWx3 uint8 RGB frame (see the class)."""
         frame = _check_frame(frame)

@@ -1,0 +1,405 @@
+"""Live prediction: a camera, a network stream or a file played in real
+time, one prediction per clip as soon as its window is complete.
+
+A reader thread demuxes and decodes the source (PyAV), puts the frames on
+the model's frame clock (by presentation time, as `iter_video_frames`),
+crops the face, resamples the sound, and hands over every window whose
+frames and sound have all arrived. The caller's thread predicts. When
+prediction falls behind, the windows that queued up meanwhile are not
+predicted one by one (which would drift further and further behind): the
+newest is, its clips are reported, and clips no window predicted any more
+are reported as skipped.
+"""
+
+import collections
+import dataclasses
+import fractions
+import os
+import queue
+import sys
+import threading
+import time
+
+import numpy as np
+
+from emokeras.data.modality_marks import VOICE_THRESHOLD_DBFS
+from emokeras.data.modality_marks import voice_level_dbfs
+
+_END = object()
+
+
+@dataclasses.dataclass
+class _Window:
+    start: int  # first frame on the clock
+    valid: int  # real frames
+    inputs: dict  # one window of the model's inputs
+    arrived: list  # wall time at which each clip's last frame and sound were in
+    face: list  # per clip: share of frames with a detected face (None: no detection)
+    voice: list  # per clip: sound level in dBFS (None: no sound read)
+
+
+def stream_clip_predictions(
+    source,
+    predictor,
+    audio=None,
+    realtime=False,
+    input_format=None,
+    stride=None,
+    face_crop=None,
+    face_side=None,
+    clock=time.monotonic,
+):
+    """Yields one dict per clip of `source`, as soon as the clip's window is
+    predicted.
+
+    Args:
+        source: what FFmpeg opens: a file, a URL (`rtsp://`, `udp://`,
+            `http://`, `srt://`, ...) or a device (with `input_format`,
+            e.g. `/dev/video0` with `v4l2`).
+        predictor: a window predictor (`LocalPredictor`, `ServerPredictor`).
+        audio: a second source for the sound (default: `source`'s).
+        realtime: read no faster than the media's own clock (for files;
+            live sources arrive at their rate anyway).
+        input_format: FFmpeg's input format name, for devices.
+        stride: frames between windows, a whole number of clips (default:
+            one clip, so every clip is predicted once, at the end of the
+            first window that holds it).
+        face_crop: detect and crop the face, or take a centre crop
+            (default: as the model's training data).
+        face_side: `"left"` / `"right"`: the face on that side.
+        clock: wall clock in seconds (for tests).
+
+    Yields:
+        `{"start", "end"}` (stream time in seconds), then either
+        `{target: value}`, `"face"` (share of the clip's frames with a
+        detected face, or null without face detection), `"voice_dbfs"` (its
+        sound level), `"modalities"` (those present: a face on at least half
+        the frames, sound above `VOICE_THRESHOLD_DBFS`), `"delay"` (seconds
+        from the moment the clip's last frame and sound arrived to this
+        prediction) and `"windows_skipped"` (windows that completed while
+        the previous one was predicted, passed over for this newer one: its
+        clips include theirs as long as they fall behind by less than a
+        window), or `"skipped": true` with `"behind"` (seconds the
+        prediction was behind the stream) for a clip no window predicted.
+    """
+    from emokeras.models.av_emotion_regressor import geometry_of_contract
+    from emokeras.models.av_emotion_regressor import training_settings
+
+    contract = predictor.contract
+    # A live stream's tail is padded, whatever rule the model trained with.
+    geometry = dataclasses.replace(geometry_of_contract(contract, stride=stride).without_labels(), last_window="pad")
+    clip = geometry.frames_per_clip
+    if geometry.stride % clip:
+        raise ValueError(f"stride {geometry.stride} is not a whole number of clips of {clip} frames")
+    face_crop = training_settings(contract, face_crop=face_crop).get("face_crop", True)
+    # A file read as fast as it decodes waits for the predictions; a live
+    # source (or a file played in real time) does not wait for anyone.
+    live = realtime or not os.path.isfile(source)
+    reader = _Reader(source, audio, contract, geometry, realtime, input_format, face_crop, face_side, clock, live)
+    # The first call builds the prediction graph (seconds): before the
+    # stream starts, not on its first window.
+    predictor(_blank_window(contract, geometry))
+    reader.start()
+    emitted = 0  # frames whose clips were reported
+    try:
+        while True:
+            ready = [reader.windows.get()]
+            while live and not reader.windows.empty():
+                ready.append(reader.windows.get_nowait())
+            if ready[-1] is _END:
+                ready.pop()
+                if not ready:
+                    break
+                reader.windows.put(_END)  # after these
+            window = ready[-1]
+            if window.start > emitted:
+                behind = clock() - window.arrived[-1] if window.arrived else 0.0
+                for start in range(emitted, window.start, clip):
+                    yield {**_clip_times(start, clip, geometry), "skipped": True, "behind": round(behind, 3)}
+                emitted = window.start
+            batch = {name: value[None] for name, value in window.inputs.items()}
+            outputs = predictor(batch)
+            done = clock()
+            clips = -(-window.valid // clip)
+            for index in range(clips):
+                start = window.start + index * clip
+                if start < emitted:
+                    continue
+                line = _clip_times(start, min(clip, window.valid - index * clip), geometry)
+                line.update({target: float(np.asarray(values)[0, index]) for target, values in outputs.items()})
+                face, voice = window.face[index], window.voice[index]
+                line["face"] = None if face is None else round(face, 3)
+                line["voice_dbfs"] = None if voice is None else round(voice, 1)
+                line["modalities"] = _present(contract["inputs"], face, voice)
+                line["delay"] = round(done - window.arrived[index], 3)
+                line["windows_skipped"] = len(ready) - 1
+                yield line
+                emitted = start + clip
+    finally:
+        reader.stop()
+    if reader.error is not None:
+        raise reader.error
+
+
+def _blank_window(contract, geometry):
+    window = {"valid_frames": np.full((1,), geometry.window_frames, np.int32)}
+    if "video" in contract["inputs"]:
+        size = contract["image_size"]
+        window["video"] = np.zeros((1, geometry.window_frames, size, size, 3), np.uint8)
+    if "audio" in contract["inputs"]:
+        window["audio"] = np.zeros((1, geometry.window_samples), np.float32)
+    return window
+
+
+def _clip_times(start, frames, geometry):
+    rate = geometry.frame_rate
+    return {"start": round(start / rate, 3), "end": round((start + frames) / rate, 3)}
+
+
+def _present(reads, face, voice):
+    present = []
+    if "video" in reads and (face is None or face >= 0.5):
+        present.append("video")
+    if "audio" in reads and voice is not None and voice >= VOICE_THRESHOLD_DBFS:
+        present.append("audio")
+    return present
+
+
+class _Reader(threading.Thread):
+    """Decodes the source(s) and queues complete windows (see the module)."""
+
+    def __init__(self, source, audio, contract, geometry, realtime, input_format, face_crop, face_side, clock, live):
+        super().__init__(daemon=True, name="emokeras-stream-reader")
+        self.source, self.audio_source = source, audio
+        self.reads = contract["inputs"]
+        self.size = contract["image_size"]
+        self.geometry = geometry
+        self.realtime, self.input_format = realtime, input_format
+        self.face_crop, self.face_side = face_crop, face_side
+        self.clock = clock
+        # Live: every window queues (the newest is predicted); a file read
+        # at full speed: the reader waits while two windows wait.
+        self.windows = queue.Queue(maxsize=0 if live else 2)
+        self.error = None
+        self._stop = threading.Event()
+        # The newest frames on the clock, (crop, face found, arrival); room
+        # for the sound to lag two seconds behind the pictures.
+        self._frames = collections.deque(maxlen=geometry.window_frames + 2 * round(geometry.frame_rate))
+        self._frame_count = 0
+        # Sound from sample `_audio_first` on, and when each part arrived.
+        self._audio = np.zeros(0, np.float32)
+        self._audio_first = 0
+        self._audio_arrivals = collections.deque()
+        self._audio_shift = None  # samples to drop (> 0) or to pad (< 0) at the start
+        self._next_start = 0
+
+    def stop(self):
+        self._stop.set()
+
+    def run(self):
+        try:
+            self._read()
+        except Exception as error:  # noqa: BLE001 (handed to the caller's thread)
+            self.error = error
+        finally:
+            self.windows.put(_END)
+
+    # -- decoding -------------------------------------------------------------
+
+    def _read(self):
+        import av
+
+        from emokeras.data import FaceCropper
+
+        self._cropper = FaceCropper(output_size=self.size, face_side=self.face_side) if self.face_crop else None
+        options = {"format": self.input_format} if self.input_format else {}
+        separate_audio = self.audio_source is not None and "audio" in self.reads
+        with av.open(self.source, **options) as container:
+            streams = []
+            if "video" in self.reads:
+                if not container.streams.video:
+                    raise ValueError(f"{self.source} has no video stream, but the model reads video")
+                streams.append(container.streams.video[0])
+                streams[-1].thread_type = "AUTO"
+            if "audio" in self.reads and not separate_audio:
+                if not container.streams.audio:
+                    raise ValueError(
+                        f"{self.source} has no audio stream, but the model reads audio: give --audio SOURCE "
+                        "or use a visual_only model"
+                    )
+                streams.append(container.streams.audio[0])
+            if separate_audio:
+                self._audio_reader = threading.Thread(target=self._read_second_audio, daemon=True)
+                self._audio_reader.start()
+            self._decode(container, streams)
+            if separate_audio:
+                self._audio_reader.join()
+
+    def _decode(self, container, streams):
+        import av
+
+        from emokeras.data.media import _clock_start
+
+        zero = _clock_start(container)
+        rate = fractions.Fraction(self.geometry.frame_rate)
+        resampler = av.AudioResampler(format="fltp", rate=self.geometry.sample_rate)
+        held, last_time, period = None, None, 1 / rate
+        started = self.clock()
+        try:
+            for packet in container.demux(*streams):
+                if self._stop.is_set():
+                    return
+                if self.realtime and packet.pts is not None:
+                    wait = started + float(packet.pts * packet.time_base - zero) - self.clock()
+                    if wait > 0:
+                        time.sleep(wait)
+                for frame in packet.decode():
+                    if isinstance(frame, av.VideoFrame):
+                        if frame.pts is None:
+                            seconds = (last_time or 0) + period
+                        else:
+                            seconds = fractions.Fraction(frame.pts) * packet.time_base - zero
+                        period = 1 / (packet.stream.average_rate or rate)
+                        # Every clock instant before this frame shows the held one.
+                        while held is not None and self._frame_count / rate < seconds:
+                            self._add_frame(held)
+                        held, last_time = frame.to_ndarray(format="rgb24"), seconds
+                    else:
+                        self._add_audio(frame, resampler, packet.time_base, zero)
+                self._queue_ready_windows()
+        except av.error.FFmpegError as error:
+            # A network source often ends this way rather than with an EOF.
+            if self._frame_count == 0 and len(self._audio) == 0:
+                raise ValueError(f"reading {self.source} failed before any media arrived: {error}") from None
+            print(f"emokeras stream: the source stopped ({error})", file=sys.stderr, flush=True)
+        for resampled in resampler.resample(None):
+            self._append_samples(resampled.to_ndarray().mean(axis=0))
+        if held is not None:
+            # The last frame stays on screen for one frame period.
+            while self._frame_count / rate < last_time + period:
+                self._add_frame(held)
+        self._queue_ready_windows()
+        self._queue_tail()
+
+    def _read_second_audio(self):
+        import av
+
+        from emokeras.data.media import _clock_start
+
+        try:
+            with av.open(self.audio_source) as container:
+                if not container.streams.audio:
+                    raise ValueError(f"{self.audio_source} has no audio stream")
+                stream = container.streams.audio[0]
+                zero = _clock_start(container)
+                resampler = av.AudioResampler(format="fltp", rate=self.geometry.sample_rate)
+                for frame in container.decode(stream):
+                    if self._stop.is_set():
+                        return
+                    self._add_audio(frame, resampler, stream.time_base, zero)
+        except Exception as error:  # noqa: BLE001 (handed to the caller's thread)
+            self.error = error
+
+    def _add_frame(self, rgb):
+        from emokeras.data import centre_crop
+
+        if self._cropper is not None:
+            crop, face = self._cropper.crop(rgb), self._cropper.last_frame_has_face
+        else:
+            crop, face = centre_crop(rgb, self.size), None
+        self._frames.append((crop, face, self.clock()))
+        self._frame_count += 1
+
+    def _add_audio(self, frame, resampler, time_base, zero):
+        if self._audio_shift is None and frame.pts is not None:
+            # The sound starts after the clock's zero (silence until it
+            # does) or before it (cut).
+            start = float(fractions.Fraction(frame.pts) * time_base - zero)
+            self._audio_shift = -round(start * self.geometry.sample_rate)
+        for resampled in resampler.resample(frame):
+            self._append_samples(resampled.to_ndarray().mean(axis=0))
+
+    def _append_samples(self, samples):
+        samples = np.asarray(samples, np.float32)
+        shift = self._audio_shift or 0
+        if shift > 0:
+            cut = min(shift, len(samples))
+            samples, self._audio_shift = samples[cut:], shift - cut
+        elif shift < 0:
+            samples, self._audio_shift = np.concatenate([np.zeros(-shift, np.float32), samples]), 0
+        self._audio = np.concatenate([self._audio, samples])
+        self._audio_arrivals.append((self._audio_first + len(self._audio), self.clock()))
+
+    # -- windows --------------------------------------------------------------
+
+    def _available_frames(self):
+        audio_frames = (self._audio_first + len(self._audio)) // self.geometry.samples_per_frame
+        if "video" not in self.reads:
+            return audio_frames
+        if "audio" not in self.reads:
+            return self._frame_count
+        return min(self._frame_count, audio_frames)
+
+    def _oldest_frame(self):
+        return self._frame_count - len(self._frames)
+
+    def _queue_ready_windows(self):
+        window = self.geometry.window_frames
+        while self._next_start + window <= self._available_frames():
+            if "video" in self.reads and self._next_start < self._oldest_frame():
+                # The sound lags more than the frame buffer holds: on to
+                # the oldest window whose frames are still here.
+                clips = -(-(self._oldest_frame() - self._next_start) // self.geometry.stride)
+                self._next_start += clips * self.geometry.stride
+                continue
+            self.windows.put(self._window(self._next_start, window))
+            self._next_start += self.geometry.stride
+
+    def _queue_tail(self):
+        """At the end, the frames no full window reached: the last-window
+        rule's padded window (`last_window="pad"`)."""
+        frames = self._available_frames()
+        for start in self.geometry.starts(frames):
+            if start >= self._next_start and start >= self._oldest_frame():
+                self.windows.put(self._window(start, self.geometry.valid_frames(start, frames)))
+
+    def _window(self, start, valid):
+        geometry = self.geometry
+        window, clip, spf = geometry.window_frames, geometry.frames_per_clip, geometry.samples_per_frame
+        clips = -(-valid // clip)
+        ends = [start + min((c + 1) * clip, valid) for c in range(clips)]  # each clip's end frame
+        inputs = {"valid_frames": np.int32(valid)}
+        arrived = [0.0] * clips
+        face = [None] * clips
+        voice = [None] * clips
+        if "video" in self.reads:
+            held = list(self._frames)[start - self._oldest_frame() :][:valid]
+            crops = [crop for crop, _, _ in held]
+            inputs["video"] = np.stack(crops + [crops[-1]] * (window - valid))
+            arrived = [held[end - start - 1][2] for end in ends]
+            if self._cropper is not None:
+                found = [bool(flag) for _, flag, _ in held]
+                face = [float(np.mean(found[c * clip : (c + 1) * clip])) for c in range(clips)]
+        if "audio" in self.reads:
+            first = start * spf - self._audio_first
+            sound = self._audio[first : first + valid * spf]
+            inputs["audio"] = np.pad(sound, (0, geometry.window_samples - len(sound)))
+            voice = [voice_level_dbfs(sound[c * clip * spf : (c + 1) * clip * spf]) for c in range(clips)]
+            arrived = [max(wall, self._audio_arrival(end * spf)) for wall, end in zip(arrived, ends)]
+            self._forget_audio_before((start + geometry.stride) * spf)
+        return _Window(start, valid, inputs, arrived, face, voice)
+
+    def _audio_arrival(self, samples):
+        """When the sound up to sample `samples` had arrived."""
+        for count, wall in self._audio_arrivals:
+            if count >= samples:
+                return wall
+        return self.clock()
+
+    def _forget_audio_before(self, sample):
+        drop = min(sample - self._audio_first, len(self._audio))
+        if drop > 0:
+            self._audio = self._audio[drop:]
+            self._audio_first += drop
+        while len(self._audio_arrivals) > 1 and self._audio_arrivals[1][0] <= self._audio_first:
+            self._audio_arrivals.popleft()
