@@ -26,6 +26,7 @@ def main(argv=None):
     from benchmarks import face_detection
     from benchmarks import feature_cache
     from benchmarks import i3d_throughput
+    from benchmarks import live_stream
     from benchmarks import peak_memory
     from benchmarks import serving
 
@@ -36,6 +37,7 @@ def main(argv=None):
     data_pipeline.run(quick=args.quick, shared_data=args.shared_data)
     face_detection.run(quick=args.quick, shared_data=args.shared_data)
     serving.run(quick=args.quick)
+    live_stream.run(quick=args.quick, shared_data=args.shared_data)
 
 
 if __name__ == "__main__":

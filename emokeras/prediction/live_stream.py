@@ -78,7 +78,8 @@ def stream_clip_predictions(
         timings: a dict to add the seconds spent in each stage to:
             `decoding`, `face_detection`, and `visual_backbone`,
             `audio_backbone`, `fusion` (a local model encoding clips once)
-            or `prediction` (whole windows, e.g. on a server).
+            or `prediction` (whole windows, e.g. on a server), and `warmup`
+            (building the prediction graphs before the stream is opened).
 
     Yields:
         `{"start", "end"}` (stream time in seconds), then either
@@ -113,6 +114,7 @@ def stream_clip_predictions(
     encoder = _ClipEncoder(model, timings) if getattr(model, "visual_backbone_name", None) == "i3d" else None
     # The first calls build the prediction graphs (seconds): before the
     # stream starts, not on its first windows.
+    warming = clock()
     blank = _blank_window(contract, geometry)
     predictor(blank)
     if encoder is not None:
@@ -123,6 +125,7 @@ def stream_clip_predictions(
         encoder.forget_before(geometry.stride + geometry.window_frames)
         for name in list(timings):
             timings[name] = 0.0
+    timings["warmup"] = clock() - warming
     reader.start()
     emitted = 0  # frames whose clips were reported
     try:
