@@ -147,6 +147,12 @@ TABLE = [
         "truncated.ckpt",
     ),
     (
+        "a stream source that is not there",
+        ["stream", "{f}/missing.mp4", "--model", "{f}/model.keras", "--out", "{out}/lines.jsonl"],
+        2,
+        "cannot open {f}/missing.mp4",
+    ),
+    (
         "an unreachable server",
         ["predict", "{f}/nan.wav", "--server", "http://127.0.0.1:9", "--out", "{out}"],
         2,
@@ -159,6 +165,7 @@ TABLE = [
 def test_the_bad_input_table(files, tmp_path, capsys, case, argv, code, said):
     out = tmp_path / "out"
     argv = [word.format(f=files, out=out) for word in argv]
+    said = said.format(f=files)
     before = {p.name: p.read_bytes() for p in files.iterdir() if p.is_file()}
     assert main(argv) == code, case
     error = capsys.readouterr().err.strip()

@@ -3,6 +3,7 @@
 import argparse
 import csv
 import json
+import pathlib
 import sys
 
 from emokeras.serving.names import DEFAULT_MODEL_NAME
@@ -68,14 +69,14 @@ def run(args):
 
         predictor = ServerPredictor(args.server, **given(args, "model_name"))
     targets = predictor.contract["targets"]
-    out = open(args.out, "w", newline="") if args.out else sys.stdout
-    write = _csv_writer(out, targets) if args.csv else _json_writer(out)
-    lines = []
-    print(f"emokeras stream: reading {args.source}", file=sys.stderr, flush=True)
     options = given(args, "audio", "input_format", "stride", "face_crop", "face_side")
     clips = stream_clip_predictions(args.source, predictor, realtime=args.realtime, **options)
+    lines, out, write = [], None, None
     try:
         for line in clips:
+            if write is None:  # the output appears with the first line, not before
+                out = open(args.out, "w", newline="") if args.out else sys.stdout
+                write = _csv_writer(out, targets) if args.csv else _json_writer(out)
             write(line)
             lines.append(line)
             if args.plot and len(lines) % PLOT_EVERY == 0:
@@ -84,7 +85,7 @@ def run(args):
         print("emokeras stream: stopped (Ctrl-C)", file=sys.stderr)
     finally:
         clips.close()
-        if args.out:
+        if args.out and out is not None:
             out.close()
     if args.plot and lines:
         _plot(args.plot, lines, targets, args.source)
@@ -129,4 +130,5 @@ def _plot(path, lines, targets, source):
     predicted = [line for line in lines if not line.get("skipped")]
     times = np.array([(line["start"] + line["end"]) / 2 for line in predicted])
     values = {target: np.array([line[target] for line in predicted]) for target in targets}
-    plot_predictions(path, times, values, title=f"{source} (live, one point per clip)")
+    name = pathlib.Path(source).name if pathlib.Path(source).exists() else source
+    plot_predictions(path, times, values, title=f"{name} (live, one point per clip)")

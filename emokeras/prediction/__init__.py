@@ -1,6 +1,7 @@
-"""Predicting whole videos: window predictors (in-process or TF Serving),
-per-frame stitching, CSV and plots."""
+"""Predicting whole videos and live streams: window predictors (in-process
+or TF Serving), per-frame stitching, per-clip live lines, CSV and plots."""
 
+from emokeras.prediction.live_stream import stream_clip_predictions
 from emokeras.prediction.local_predictor import LocalPredictor
 from emokeras.prediction.outputs import plot_attention_maps
 from emokeras.prediction.outputs import plot_predictions
@@ -16,5 +17,6 @@ __all__ = [
     "plot_predictions",
     "predict_video",
     "predict_video_to_files",
+    "stream_clip_predictions",
     "write_predictions_csv",
 ]

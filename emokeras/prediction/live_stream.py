@@ -224,6 +224,19 @@ class _ClipEncoder:
         return outputs
 
 
+def _open(source, **options):
+    """`av.open` with an error that names the source and the fix."""
+    import av
+
+    try:
+        return av.open(source, **options)
+    except av.error.FFmpegError as error:
+        raise ValueError(
+            f"cannot open {source} ({error.strerror or error}): check the file, URL or device "
+            "(a camera needs --format, e.g. v4l2 or avfoundation) and that the stream is running"
+        ) from None
+
+
 def _blank_window(contract, geometry):
     window = {"valid_frames": np.full((1,), geometry.window_frames, np.int32)}
     if "video" in contract["inputs"]:
@@ -291,14 +304,13 @@ class _Reader(threading.Thread):
     # -- decoding -------------------------------------------------------------
 
     def _read(self):
-        import av
 
         from emokeras.data import FaceCropper
 
         self._cropper = FaceCropper(output_size=self.size, face_side=self.face_side) if self.face_crop else None
         options = {"format": self.input_format} if self.input_format else {}
         separate_audio = self.audio_source is not None and "audio" in self.reads
-        with av.open(self.source, **options) as container:
+        with _open(self.source, **options) as container:
             streams = []
             if "video" in self.reads:
                 if not container.streams.video:
@@ -378,7 +390,7 @@ class _Reader(threading.Thread):
         from emokeras.data.media import _clock_start
 
         try:
-            with av.open(self.audio_source) as container:
+            with _open(self.audio_source) as container:
                 if not container.streams.audio:
                     raise ValueError(f"{self.audio_source} has no audio stream")
                 stream = container.streams.audio[0]
