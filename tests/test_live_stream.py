@@ -180,3 +180,78 @@ def test_ctrl_c_stops_the_stream_with_every_line_written(live, tmp_path):
     assert all(row["modalities"] in ("video+audio", "video") and np.isfinite(float(row["valence"])) for row in rows)
     assert plot.stat().st_size > 0
     assert f"{len(rows)} clip(s)" in stderr
+
+
+def test_a_server_gets_whole_windows_and_gives_what_clips_encoded_once_give(live, tmp_path):
+    """The same stream through TF Serving's gRPC protocol (a stand-in
+    serving the exported SavedModel), where every window is predicted whole,
+    and locally, where each clip is encoded once: the same lines."""
+    from emokeras.prediction import LocalPredictor
+    from emokeras.prediction import ServerPredictor
+    from emokeras.prediction.live_stream import stream_clip_predictions
+    from emokeras.saving import load_model
+    from emokeras.serving.export import export_saved_model
+    from tests.serving_standin import ModelStandIn
+    from tests.serving_standin import make_grpc_server
+
+    talk, model_path = live
+    model = load_model(model_path, compile=False)
+    export_saved_model(model, tmp_path / "emokeras", version=1)
+    server, target = make_grpc_server(ModelStandIn(tmp_path / "emokeras"))
+    try:
+        timings = {}
+        served = list(stream_clip_predictions(str(talk), ServerPredictor(target), timings=timings))
+        assert timings["prediction"] > 0 and "visual_backbone" not in timings
+    finally:
+        server.stop(0)
+    timings = {}
+    local = list(stream_clip_predictions(str(talk), LocalPredictor(model), timings=timings))
+    assert timings["visual_backbone"] > 0 and timings["fusion"] > 0
+    assert len(served) == len(local) > 10
+    for one, other in zip(served, local):
+        assert (one["start"], one["end"]) == (other["start"], other["end"])
+        for target_name in ("valence", "arousal"):
+            assert one[target_name] == pytest.approx(other[target_name], abs=1e-5)
+
+
+def test_one_modality_and_the_sound_from_a_second_source(live, tmp_path):
+    """An audio-only model streams a sound file; a fused model takes the
+    pictures of a silent video and the sound of a second source (each on
+    its own clock, as `predict --audio` reads them), with `predict`'s
+    values."""
+    import av
+    import keras
+
+    from emokeras.models import AVEmotionRegressor
+    from emokeras.models.av_emotion_regressor import geometry_of_contract
+    from emokeras.prediction import LocalPredictor
+    from emokeras.prediction import predict_video
+    from emokeras.prediction.live_stream import stream_clip_predictions
+    from emokeras.saving import load_model
+
+    talk, model_path = live
+    silent, sound = tmp_path / "silent.ts", tmp_path / "sound.ts"
+    with av.open(str(talk)) as source, av.open(str(silent), "w") as pictures, av.open(str(sound), "w") as voice:
+        copies = {
+            source.streams.video[0].index: (pictures, pictures.add_stream_from_template(source.streams.video[0])),
+            source.streams.audio[0].index: (voice, voice.add_stream_from_template(source.streams.audio[0])),
+        }
+        for packet in source.demux():
+            if packet.dts is not None:
+                container, packet.stream = copies[packet.stream.index]
+                container.mux(packet)
+    fused = LocalPredictor(load_model(model_path, compile=False))
+    apart = list(stream_clip_predictions(str(silent), fused, audio=str(sound), stride=WINDOW_FRAMES))
+    windows = dataclasses.replace(geometry_of_contract(fused.contract, stride=WINDOW_FRAMES), last_window="pad")
+    times, predicted = predict_video(str(silent), fused, audio=str(sound), windows=windows, progress=False)
+    assert len(apart) > 10
+    for line in apart:
+        assert line["valence"] == pytest.approx(_clip_values(times, predicted, line, "valence"), abs=1e-5)
+    with pytest.raises(ValueError, match="has no audio stream, but the model reads audio: give --audio"):
+        list(stream_clip_predictions(str(silent), fused))
+
+    keras.utils.set_random_seed(2)
+    audio_only = AVEmotionRegressor(**{**TINY_AV, "fusion": "audio_only"}, training_data={"last_window": "pad"})
+    lines = list(stream_clip_predictions(str(sound), LocalPredictor(audio_only)))
+    assert len(lines) > 10 and all(line["modalities"] in (["audio"], []) for line in lines)
+    assert all(line["face"] is None for line in lines)

@@ -277,6 +277,7 @@ class _Reader(threading.Thread):
         # at full speed: the reader waits while two windows wait.
         self.windows = queue.Queue(maxsize=0 if live else 2)
         self.timings = {}
+        self._lock = threading.Lock()
         self.error = None
         self._stop = threading.Event()
         # The newest frames on the clock, (crop, face found, arrival); room
@@ -304,7 +305,6 @@ class _Reader(threading.Thread):
     # -- decoding -------------------------------------------------------------
 
     def _read(self):
-
         from emokeras.data import FaceCropper
 
         self._cropper = FaceCropper(output_size=self.size, face_side=self.face_side) if self.face_crop else None
@@ -325,11 +325,18 @@ class _Reader(threading.Thread):
                     )
                 streams.append(container.streams.audio[0])
             if separate_audio:
-                self._audio_reader = threading.Thread(target=self._read_second_audio, daemon=True)
-                self._audio_reader.start()
+                audio_reader = threading.Thread(target=self._read_second_audio, daemon=True)
+                audio_reader.start()
             self._decode(container, streams)
-            if separate_audio:
-                self._audio_reader.join()
+        if separate_audio:
+            # A file's sound to its end; a live one for as long as it lags.
+            if not os.path.isfile(self.audio_source):
+                audio_reader.join(timeout=2.0)
+                self._stop.set()
+            audio_reader.join()
+        with self._lock:
+            self._queue_ready_windows()
+            self._queue_tail()
 
     def _decode(self, container, streams):
         import av
@@ -369,7 +376,8 @@ class _Reader(threading.Thread):
                         began = time.perf_counter()
                         self._add_audio(frame, resampler, packet.time_base, zero)
                         self._add_time("decoding", began)
-                self._queue_ready_windows()
+                with self._lock:
+                    self._queue_ready_windows()
         except av.error.FFmpegError as error:
             # A network source often ends this way rather than with an EOF.
             if self._frame_count == 0 and len(self._audio) == 0:
@@ -381,8 +389,6 @@ class _Reader(threading.Thread):
             # The last frame stays on screen for one frame period.
             while self._frame_count / rate < last_time + period:
                 self._add_frame(held)
-        self._queue_ready_windows()
-        self._queue_tail()
 
     def _read_second_audio(self):
         import av
@@ -428,7 +434,10 @@ class _Reader(threading.Thread):
             self._append_samples(resampled.to_ndarray().mean(axis=0))
 
     def _append_samples(self, samples):
-        samples = np.asarray(samples, np.float32)
+        with self._lock:  # a second sound source appends from its own thread
+            self._append_locked(np.asarray(samples, np.float32))
+
+    def _append_locked(self, samples):
         shift = self._audio_shift or 0
         if shift > 0:
             cut = min(shift, len(samples))
