@@ -11,6 +11,7 @@ from emokeras.layers.clip_mask import ClipMask
 from emokeras.layers.fold_clips import FoldClips
 from emokeras.layers.unfold_clips import UnfoldClips
 from emokeras.layers.window_padding import WindowPadding
+from emokeras.models.av_fusion_regressor import PRESENCE_INPUTS
 from emokeras.models.av_fusion_regressor import AVFusionRegressor
 from emokeras.models.av_fusion_regressor import check_fusion_arguments
 from emokeras.models.optional_inputs import with_optional_inputs
@@ -67,6 +68,12 @@ class AVEmotionRegressor(keras.Model):
             windows), `unit` and `scoring` (how the corpus is evaluated:
             `"frame"` or `"utterance"`; `"all"` or `"per_group"`). See
             `data_contract`.
+        modality_dropout: above 0 (fused models), the model also takes
+            per-clip `visual_present` / `audio_present` marks (a face found,
+            a voice heard): an absent modality's features become a learned
+            placeholder, a clip with neither is masked, and in training this
+            share of the clips loses one modality at random; see
+            `emokeras.layers.MissingModalities`.
         **kwargs: `name`, `trainable`.
 
     Call arguments:
@@ -117,6 +124,7 @@ class AVEmotionRegressor(keras.Model):
         freeze_audio_backbone=False,
         visual_weights=None,
         training_data=None,
+        modality_dropout=0.0,
         **kwargs,
     ):
         targets, ranges = check_fusion_arguments(fusion, targets, target_ranges)
@@ -158,6 +166,9 @@ class AVEmotionRegressor(keras.Model):
             features["audio_features"] = audio_encoder(audio)
         features["clip_mask"] = ClipMask(clips, frames_per_clip, name="clip_mask")(valid_frames)
         inputs["valid_frames"] = valid_frames
+        if modality_dropout:
+            for name in PRESENCE_INPUTS:
+                inputs[name] = features[name] = keras.Input((clips,), dtype="int32", name=name, optional=True)
         fusion_regressor = AVFusionRegressor(
             fusion=fusion,
             targets=targets,
@@ -169,6 +180,7 @@ class AVEmotionRegressor(keras.Model):
             head_units=head_units,
             dropout_rate=dropout_rate,
             lstm_units=lstm_units,
+            modality_dropout=modality_dropout,
             name="fusion_regressor",
         )
         outputs = fusion_regressor(features)
@@ -197,10 +209,13 @@ class AVEmotionRegressor(keras.Model):
         self.freeze_visual_backbone = freeze_visual_backbone
         self.freeze_audio_backbone = freeze_audio_backbone
         self.training_data = training_data
+        self.modality_dropout = modality_dropout
 
     def __call__(self, inputs, *args, **kwargs):
-        # A window without `valid_frames` is all real frames.
-        return super().__call__(with_optional_inputs(inputs, ["valid_frames"]), *args, **kwargs)
+        # A window without `valid_frames` is all real frames (with both
+        # modalities, for a model that takes presence marks).
+        optional = ["valid_frames", *(PRESENCE_INPUTS if self.modality_dropout else ())]
+        return super().__call__(with_optional_inputs(inputs, optional), *args, **kwargs)
 
     def encode_clips(self, windows):
         """Per-clip features of raw windows, exactly as this model computes
@@ -239,6 +254,8 @@ class AVEmotionRegressor(keras.Model):
             "targets": list(self.targets),
             "target_ranges": self.target_ranges,
             "training_data": dict(self.training_data),
+            # Whether it takes per-clip `visual_present` / `audio_present`.
+            "presence_marks": bool(self.modality_dropout),
         }
 
     def window_geometry(self, **options):
@@ -278,6 +295,7 @@ class AVEmotionRegressor(keras.Model):
             "freeze_visual_backbone": self.freeze_visual_backbone,
             "freeze_audio_backbone": self.freeze_audio_backbone,
             "training_data": dict(self.training_data),
+            "modality_dropout": self.modality_dropout,
         }
 
 

@@ -2,8 +2,12 @@ import keras
 
 from emokeras.choices import FUSIONS
 from emokeras.layers.cross_attention import CrossAttention
+from emokeras.layers.missing_modalities import MissingModalities
 from emokeras.layers.self_attention import SelfAttention
 from emokeras.models.optional_inputs import with_optional_inputs
+
+# Per-clip marks of the modalities really there, for `modality_dropout` models.
+PRESENCE_INPUTS = ("visual_present", "audio_present")
 
 
 def check_fusion_arguments(fusion, targets, target_ranges):
@@ -71,6 +75,11 @@ class AVFusionRegressor(keras.Model):
         head_units: hidden layer sizes of each head.
         dropout_rate: dropout at the input of each head.
         lstm_units: LSTM size for `fusion="lstm"`.
+        modality_dropout: above 0 (fusions of both modalities), the model
+            also takes `"visual_present"` / `"audio_present"` marks per clip:
+            an absent modality's features become a learned placeholder, a
+            clip with neither is masked, and in training this share of the
+            clips loses one modality at random (`MissingModalities`).
         **kwargs: `name`, `trainable`.
 
     Call arguments:
@@ -81,7 +90,10 @@ class AVFusionRegressor(keras.Model):
             window that hold no real frame, 1 for the others. The fusions that mix clips
             (cross-attention, self-attention, LSTM) ignore masked clips, so
             the outputs at valid clips do not depend on them; outputs at
-            masked clips are meaningless.
+            masked clips are meaningless. With `modality_dropout`,
+            optionally `"visual_present"` / `"audio_present"`: int
+            `(batch, clips)`, 1 where the face (the voice) is really there
+            (default: both everywhere).
 
     Returns:
         Dict `{target: (batch, clips)}` float32 per-clip predictions.
@@ -107,11 +119,14 @@ class AVFusionRegressor(keras.Model):
         head_units=(512, 256),
         dropout_rate=0.5,
         lstm_units=512,
+        modality_dropout=0.0,
         **kwargs,
     ):
         targets, ranges = check_fusion_arguments(fusion, targets, target_ranges)
         uses_visual = fusion != "audio_only"
         uses_audio = fusion != "visual_only"
+        if modality_dropout and not (uses_visual and uses_audio):
+            raise ValueError(f"modality_dropout needs a fusion of both modalities; fusion={fusion!r} reads one")
         inputs = {}
         if uses_visual:
             inputs["visual_features"] = keras.Input((clips, visual_dim), name="visual_features")
@@ -119,11 +134,24 @@ class AVFusionRegressor(keras.Model):
             inputs["audio_features"] = keras.Input((clips, audio_dim), name="audio_features")
         features = dict(inputs)
         inputs["clip_mask"] = keras.Input((clips,), dtype="int32", name="clip_mask", optional=True)
+        clip_mask = inputs["clip_mask"]
+        if modality_dropout:
+            # Which modality each clip really has (default: both).
+            for name in PRESENCE_INPUTS:
+                inputs[name] = keras.Input((clips,), dtype="int32", name=name, optional=True)
+            missing = MissingModalities(visual_dim, audio_dim, dropout_rate=modality_dropout, name="missing_modalities")
+            features["visual_features"], features["audio_features"], clip_mask = missing(
+                features["visual_features"],
+                features["audio_features"],
+                inputs["visual_present"],
+                inputs["audio_present"],
+                clip_mask,
+            )
         if l2_normalize:
             features = {
                 key: keras.layers.UnitNormalization(axis=-1, name=f"{key}_l2")(x) for key, x in features.items()
             }
-        fused = _fuse(fusion, features, lstm_units, inputs["clip_mask"])
+        fused = _fuse(fusion, features, lstm_units, clip_mask)
         outputs = {
             target: _regression_head(fused, target, ranges[target], clips, head_units, dropout_rate)
             for target in targets
@@ -139,10 +167,13 @@ class AVFusionRegressor(keras.Model):
         self.head_units = tuple(head_units)
         self.dropout_rate = dropout_rate
         self.lstm_units = lstm_units
+        self.modality_dropout = modality_dropout
 
     def __call__(self, inputs, *args, **kwargs):
-        # A window without a clip mask is all real clips.
-        return super().__call__(with_optional_inputs(inputs, ["clip_mask"]), *args, **kwargs)
+        # A window without a clip mask is all real clips (with both
+        # modalities, for a model that takes presence marks).
+        optional = ["clip_mask", *(PRESENCE_INPUTS if self.modality_dropout else ())]
+        return super().__call__(with_optional_inputs(inputs, optional), *args, **kwargs)
 
     def cross_attention_maps(self, features):
         """The cross-attention maps of a `fusion="cross_attention"` model.
@@ -182,6 +213,7 @@ class AVFusionRegressor(keras.Model):
             "head_units": list(self.head_units),
             "dropout_rate": self.dropout_rate,
             "lstm_units": self.lstm_units,
+            "modality_dropout": self.modality_dropout,
         }
 
 

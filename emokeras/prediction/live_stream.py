@@ -112,16 +112,21 @@ def stream_clip_predictions(
     reader.timings = timings
     model = getattr(predictor, "model", None)
     encoder = _ClipEncoder(model, timings) if getattr(model, "visual_backbone_name", None) == "i3d" else None
+    # A model trained with modality dropout is told which modalities each
+    # clip has (in this process: the exported signatures do not take marks).
+    marked = bool(contract.get("presence_marks")) and model is not None
     # The first calls build the prediction graphs (seconds): before the
     # stream starts, not on its first windows.
     warming = clock()
     blank = _blank_window(contract, geometry)
-    predictor(blank)
+    one = {name: value[0] for name, value in blank.items()}
+    blank_marks = _presence_marks(_Window(0, geometry.window_frames, one, [], [], []), contract, geometry)
+    predictor({**blank, **({k: v[None] for k, v in blank_marks.items()} if marked else {})})
     if encoder is not None:
         # A first window encodes all its clips, the next ones `stride` worth.
-        one = {name: value[0] for name, value in blank.items()}
         for start in (0, geometry.stride):
-            encoder.predict(_Window(start, geometry.window_frames, one, [], [], []), geometry)
+            window = _Window(start, geometry.window_frames, one, [], [], [])
+            encoder.predict(window, geometry, blank_marks if marked else None)
         encoder.forget_before(geometry.stride + geometry.window_frames)
         for name in list(timings):
             timings[name] = 0.0
@@ -144,11 +149,12 @@ def stream_clip_predictions(
                 for start in range(emitted, window.start, clip):
                     yield {**_clip_times(start, clip, geometry), "skipped": True, "behind": round(behind, 3)}
                 emitted = window.start
+            marks = _presence_marks(window, contract, geometry) if marked else {}
             if encoder is not None and window.valid == geometry.window_frames:
-                outputs = encoder.predict(window, geometry)
+                outputs = encoder.predict(window, geometry, marks)
             else:  # a padded tail, or a predictor that takes whole windows
                 began = clock()
-                outputs = predictor({name: value[None] for name, value in window.inputs.items()})
+                outputs = predictor({name: value[None] for name, value in {**window.inputs, **marks}.items()})
                 timings["prediction"] = timings.get("prediction", 0.0) + clock() - began
             done = clock()
             clips = -(-window.valid // clip)
@@ -157,11 +163,15 @@ def stream_clip_predictions(
                 if start < emitted:
                     continue
                 line = _clip_times(start, min(clip, window.valid - index * clip), geometry)
-                line.update({target: float(np.asarray(values)[0, index]) for target, values in outputs.items()})
                 face, voice = window.face[index], window.voice[index]
+                present = _present(contract["inputs"], face, voice)
+                if present or not marked:
+                    line.update({target: float(np.asarray(values)[0, index]) for target, values in outputs.items()})
+                else:  # neither modality: the model masked the clip
+                    line["missing"] = True
                 line["face"] = None if face is None else round(face, 3)
                 line["voice_dbfs"] = None if voice is None else round(voice, 1)
-                line["modalities"] = _present(contract["inputs"], face, voice)
+                line["modalities"] = present
                 line["delay"] = round(done - window.arrived[index], 3)
                 line["windows_skipped"] = len(ready) - 1
                 yield line
@@ -192,7 +202,7 @@ class _ClipEncoder:
         regressor = model.fusion_regressor
         self._fuse = tf.function(lambda features: regressor(features, training=False))
 
-    def predict(self, window, geometry):
+    def predict(self, window, geometry, marks=None):
         clip, samples = geometry.frames_per_clip, geometry.samples_per_clip
         starts = [window.start + index * clip for index in range(geometry.clips)]
         new = [index for index, start in enumerate(starts) if start not in self.features]
@@ -208,6 +218,7 @@ class _ClipEncoder:
                 self.features[starts[index]] = {name: values[row] for name, values in encoded.items()}
         features = {name: np.stack([self.features[s][name] for s in starts])[None] for name in self.features[starts[0]]}
         features["clip_mask"] = np.ones((1, geometry.clips), np.int32)
+        features.update({name: value[None] for name, value in (marks or {}).items()})
         outputs = self._timed("fusion", self._fuse, features)
         self.forget_before(window.start + geometry.stride)
         return outputs
@@ -245,6 +256,18 @@ def _blank_window(contract, geometry):
     if "audio" in contract["inputs"]:
         window["audio"] = np.zeros((1, geometry.window_samples), np.float32)
     return window
+
+
+def _presence_marks(window, contract, geometry):
+    """`visual_present` / `audio_present` of a window's clips (clips of
+    padding count as present: they are masked anyway)."""
+    marks = {}
+    for name, modality in (("visual_present", "video"), ("audio_present", "audio")):
+        there = np.ones(geometry.clips, np.int32)
+        for index, (face, voice) in enumerate(zip(window.face, window.voice)):
+            there[index] = modality in _present(contract["inputs"], face, voice)
+        marks[name] = there
+    return marks
 
 
 def _clip_times(start, frames, geometry):

@@ -147,7 +147,7 @@ def _two_stage(config, out, worker, targets, strategy, visual_weights, progress)
             strategy,
             progress,
             build=lambda branch=branch, weights=weights: build_model(
-                config, targets, fusion=f"{branch}_only", visual_weights=weights
+                config, targets, fusion=f"{branch}_only", visual_weights=weights, modality_dropout=0.0
             ),
             raw=True,
             epochs=config.stage1_epochs,

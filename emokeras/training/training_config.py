@@ -63,6 +63,7 @@ MODEL_KEYS = (
     "dropout_rate",
     "lstm_units",
     "l2_normalize",
+    "modality_dropout",
 )
 
 
@@ -115,6 +116,7 @@ class TrainingConfig:
     dropout_rate: float = _default(MODEL_DEFAULTS["dropout_rate"])
     lstm_units: int = _default(MODEL_DEFAULTS["lstm_units"])
     l2_normalize: bool = _default(MODEL_DEFAULTS["l2_normalize"])
+    modality_dropout: float = _default(MODEL_DEFAULTS["modality_dropout"])
     # Windows and labels.
     stride: int | None = _default(WINDOW_DEFAULTS["stride"])
     last_window: str = _default(WINDOW_DEFAULTS["last_window"])
@@ -181,6 +183,13 @@ class TrainingConfig:
                 raise ValueError(f"config key {key!r} must be a positive number; received {value!r}")
         if not 0 <= self.dropout_rate < 1:
             raise ValueError(f"config key 'dropout_rate' must be in [0, 1); received {self.dropout_rate!r}")
+        if not 0 <= self.modality_dropout < 1:
+            raise ValueError(f"config key 'modality_dropout' must be in [0, 1); received {self.modality_dropout!r}")
+        if self.modality_dropout and self.fusion in ("audio_only", "visual_only"):
+            raise ValueError(
+                f"config key 'modality_dropout' ({self.modality_dropout}) needs a fused model; fusion is "
+                f"{self.fusion!r}: set modality_dropout=0"
+            )
         try:
             self.window_geometry()
         except ValueError as error:

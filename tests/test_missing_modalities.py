@@ -1,0 +1,193 @@
+"""A modality that is not there: per-clip presence marks, a learned
+placeholder in place of the absent features, clips with neither masked,
+modality dropout in training, and the marks a live stream feeds."""
+
+import numpy as np
+import pytest
+
+from tests.tiny import TINY_AV
+
+FUSIONS = ("cross_attention", "concat", "lstm", "self_attention")
+
+
+def _head(fusion, modality_dropout=0.3):
+    import keras
+
+    from emokeras.models import AVFusionRegressor
+
+    keras.utils.set_random_seed(0)
+    sizes = dict(clips=4, visual_dim=8, audio_dim=8, head_units=(8,), lstm_units=4)
+    return AVFusionRegressor(fusion=fusion, modality_dropout=modality_dropout, **sizes)
+
+
+def _features(seed=0):
+    rng = np.random.default_rng(seed)
+    return {name: rng.normal(size=(2, 4, 8)).astype("float32") for name in ("visual_features", "audio_features")}
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_an_absent_modality_is_its_placeholder(fusion):
+    head = _head(fusion)
+    features = _features()
+    marks = {"visual_present": np.ones((2, 4), np.int32), "audio_present": np.ones((2, 4), np.int32)}
+    # No marks means both modalities everywhere.
+    np.testing.assert_array_equal(
+        head.predict_on_batch(features)["valence"], head.predict_on_batch({**features, **marks})["valence"]
+    )
+    marks["visual_present"][0, 1] = 0
+    marks["audio_present"][1, 2] = 0
+    absent = head.predict_on_batch({**features, **marks})
+    # Independently: the same model with the placeholders written in.
+    layer = head.get_layer("missing_modalities")
+    written = {name: value.copy() for name, value in features.items()}
+    written["visual_features"][0, 1] = np.asarray(layer.visual_placeholder)
+    written["audio_features"][1, 2] = np.asarray(layer.audio_placeholder)
+    for target, values in head.predict_on_batch(written).items():
+        np.testing.assert_allclose(absent[target], values, atol=1e-6)
+    # What an absent modality's features hold does not matter.
+    noise = {name: value.copy() for name, value in features.items()}
+    noise["visual_features"][0, 1] = 100.0
+    noise["audio_features"][1, 2] = -100.0
+    np.testing.assert_array_equal(absent["valence"], head.predict_on_batch({**noise, **marks})["valence"])
+    assert not np.allclose(absent["valence"], head.predict_on_batch(features)["valence"])
+
+
+@pytest.mark.parametrize("fusion", ("cross_attention", "lstm", "self_attention"))
+def test_a_clip_with_neither_modality_is_masked_like_padding(fusion):
+    head = _head(fusion)
+    features = _features(1)
+    marks = {"visual_present": np.ones((2, 4), np.int32), "audio_present": np.ones((2, 4), np.int32)}
+    marks["visual_present"][:, 3] = marks["audio_present"][:, 3] = 0
+    neither = head.predict_on_batch({**features, **marks})["valence"]
+    mask = np.ones((2, 4), np.int32)
+    mask[:, 3] = 0
+    padded = head.predict_on_batch({**features, "clip_mask": mask})["valence"]
+    np.testing.assert_allclose(neither[:, :3], padded[:, :3], atol=1e-6)
+
+
+def test_modality_dropout_hides_one_modality_of_a_share_of_clips_never_both():
+    from emokeras.layers import MissingModalities
+
+    layer = MissingModalities(visual_dim=1, audio_dim=1, dropout_rate=0.4, seed=3)
+    ones = np.ones((400, 50, 1), np.float32)
+    visual_there = np.ones((400, 50), np.int32)
+    visual_there[:, :10] = 0  # no face on these clips: their voice is never hidden
+    visual, audio, mask = (np.asarray(x) for x in layer(ones, ones, visual_there, None, None, training=True))
+    placeholder_v, placeholder_a = np.asarray(layer.visual_placeholder)[0], np.asarray(layer.audio_placeholder)[0]
+    hidden_visual = (visual[..., 0] == placeholder_v) & (visual_there == 1)
+    hidden_audio = audio[..., 0] == placeholder_a
+    assert not (hidden_visual & hidden_audio).any()
+    assert not hidden_audio[:, :10].any()
+    assert hidden_visual[:, 10:].mean() == pytest.approx(0.2, abs=0.01)
+    assert hidden_audio[:, 10:].mean() == pytest.approx(0.2, abs=0.01)
+    assert mask.min() == 1  # dropout never makes a clip "neither"
+    # Not in inference.
+    visual, audio, _ = (np.asarray(x) for x in layer(ones, ones, None, None, None, training=False))
+    assert (visual == 1).all() and (audio == 1).all()
+
+
+def test_models_without_modality_dropout_are_as_before_and_unimodal_ones_refuse_it(tmp_path):
+    import keras
+
+    from emokeras.models import AVEmotionRegressor
+    from emokeras.models import AVFusionRegressor
+    from emokeras.saving import load_model
+    from emokeras.training import load_config
+
+    plain = AVEmotionRegressor(**TINY_AV)
+    assert "visual_present" not in plain.input and plain.data_contract["presence_marks"] is False
+    assert not [layer for layer in plain.fusion_regressor.layers if layer.name == "missing_modalities"]
+    # A config written before the argument existed loads.
+    config = plain.fusion_regressor.get_config()
+    config.pop("modality_dropout")
+    assert AVFusionRegressor.from_config(config).modality_dropout == 0.0
+    with pytest.raises(ValueError, match="modality_dropout needs a fusion of both modalities"):
+        AVEmotionRegressor(**TINY_AV, fusion="audio_only", modality_dropout=0.2)
+    with pytest.raises(ValueError, match="needs a fused model; fusion is 'visual_only'"):
+        load_config(overrides={"fusion": "visual_only", "modality_dropout": 0.2})
+
+    keras.utils.set_random_seed(1)
+    marked = AVEmotionRegressor(**TINY_AV, modality_dropout=0.3)
+    assert marked.data_contract["presence_marks"] is True
+    rng = np.random.default_rng(0)
+    window = {
+        "video": rng.integers(0, 256, (1, 16, 16, 16, 3), dtype=np.uint8),
+        "audio": rng.normal(scale=0.1, size=(1, 2 * 5120)).astype(np.float32),
+        "visual_present": np.array([[0, 1]], np.int32),
+    }
+    marked.save(tmp_path / "marked.keras")
+    again = load_model(tmp_path / "marked.keras", compile=False)
+    np.testing.assert_allclose(
+        again.predict_on_batch(window)["valence"], marked.predict_on_batch(window)["valence"], atol=1e-6
+    )
+
+
+def test_a_stream_tells_the_model_which_modalities_each_clip_has(tmp_path):
+    """The synthetic faces are drawn, not photographed: the face detector
+    finds none, so every clip lacks the face; clips in the talk's silent
+    stretches lack the voice too and are reported missing, not predicted.
+    The others equal the model given the same marks directly."""
+    import keras
+
+    from emokeras.data import centre_crop
+    from emokeras.data import iter_video_frames
+    from emokeras.data import load_audio
+    from emokeras.data.modality_marks import voice_level_dbfs
+    from emokeras.data.synthetic_corpus import write_synthetic_corpus
+    from emokeras.models import AVEmotionRegressor
+    from emokeras.prediction import LocalPredictor
+    from emokeras.prediction.live_stream import stream_clip_predictions
+
+    write_synthetic_corpus(tmp_path / "synth", recordings=2, seconds=8, seed=3, image_size=32)
+    talk = sorted((tmp_path / "synth").glob("*.mp4"))[0]
+    keras.utils.set_random_seed(4)
+    model = AVEmotionRegressor(**TINY_AV, modality_dropout=0.3, training_data={"face_crop": True, "last_window": "pad"})
+    window = 16
+    lines = list(stream_clip_predictions(str(talk), LocalPredictor(model), stride=window))
+    missing = [line for line in lines if line.get("missing")]
+    predicted = [line for line in lines if not line.get("missing")]
+    assert missing and predicted
+    assert all(line["face"] == 0 for line in lines)
+    assert all(line["modalities"] == [] and "valence" not in line for line in missing)
+    assert all(line["modalities"] == ["audio"] for line in predicted)
+
+    frames = np.stack([centre_crop(frame, 16) for _, frame in iter_video_frames(talk, 25)])
+    sound = load_audio(talk)
+    for start in range(0, len(frames) - window + 1, window):
+        clips = [sound[(start + 8 * c) * 640 : (start + 8 * c + 8) * 640] for c in range(2)]
+        inputs = {
+            "video": frames[None, start : start + window],
+            "audio": sound[None, start * 640 : (start + window) * 640],
+            "visual_present": np.zeros((1, 2), np.int32),
+            "audio_present": np.array([[voice_level_dbfs(c) >= -50 for c in clips]], np.int32),
+        }
+        expected = model.predict_on_batch(inputs)
+        for c in range(2):
+            line = next(line for line in lines if line["start"] == pytest.approx((start + 8 * c) / 25))
+            if not line.get("missing"):
+                assert line["valence"] == pytest.approx(float(expected["valence"][0, c]), abs=1e-5)
+
+
+def test_training_with_modality_dropout(tiny_corpus, tmp_path):
+    """`--set modality_dropout=...` trains the fused model with it (the
+    unimodal stage-1 models without), and the model takes marks."""
+    from emokeras.saving import load_model
+    from emokeras.training import load_config
+    from emokeras.training import train
+    from tests.tiny import TINY_RUN
+
+    config = load_config(
+        overrides={
+            **TINY_RUN,
+            "data": str(tiny_corpus / "prepared"),
+            "out": str(tmp_path / "run"),
+            "epochs": 1,
+            "modality_dropout": 0.3,
+        }
+    )
+    model = load_model(train(config, progress=False), compile=False)
+    assert model.modality_dropout == 0.3 and model.data_contract["presence_marks"] is True
+    layer = model.fusion_regressor.get_layer("missing_modalities")
+    assert layer.dropout_rate == 0.3
+    stage1 = load_model(tmp_path / "run" / "stage1_audio" / "model.keras", compile=False)
+    assert stage1.modality_dropout == 0.0
