@@ -109,7 +109,7 @@ def _json_writer(out):
 
 def _csv_writer(out, targets):
     columns = ["start", "end", *targets, "face", "voice_dbfs", "modalities", "delay", "windows_skipped"]
-    columns += ["skipped", "behind"]
+    columns += ["missing", "skipped", "behind"]
     writer = csv.DictWriter(out, columns, extrasaction="ignore")
     writer.writeheader()
 

@@ -93,6 +93,9 @@ def stream_clip_predictions(
         clips include theirs as long as they fall behind by less than a
         window), or `"skipped": true` with `"behind"` (seconds the
         prediction was behind the stream) for a clip no window predicted.
+        A model trained with `modality_dropout` is given the marks
+        (`visual_present` / `audio_present`); a clip with neither modality
+        is then `"missing": true`, without values.
     """
     from emokeras.models.av_emotion_regressor import geometry_of_contract
     from emokeras.models.av_emotion_regressor import training_settings
