@@ -158,16 +158,19 @@ def test_two_workers_train_as_one_process_and_only_the_chief_writes(two_worker_r
 def test_sigkill_of_a_worker_then_restart_reaches_the_uninterrupted_weights(two_worker_run, tiny_corpus, tmp_path):
     out = tmp_path / "run"
     workers = _start_workers(tiny_corpus, out)
-    state = out / "stage2_fusion" / "backup" / "state.json"
+    # Each worker backs the finished epoch up, the chief into the run, the
+    # other into its own folder.
+    states = [
+        out / "stage2_fusion" / "backup" / "state.json",
+        out / "workers" / "worker-1" / "stage2_fusion" / "backup" / "state.json",
+    ]
     deadline = time.monotonic() + TIMEOUT
-    while not (state.exists() and json.loads(state.read_text())["epoch"] >= 1):
+    while not all(state.exists() and json.loads(state.read_text())["epoch"] >= 1 for state in states):
         assert workers[0].poll() is None and workers[1].poll() is None, "finished before the kill"
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    # Mid-way through the last epoch: worker 1 dies. Both workers backed the
-    # finished epoch up, each into its own folder.
+    # Mid-way through the last epoch: worker 1 dies.
     workers[1].send_signal(signal.SIGKILL)
-    assert (out / "workers" / "worker-1" / "stage2_fusion" / "backup" / "state.json").exists()
     # The chief cannot go on without it; the training operator restarts
     # every replica of a failed TFJob, here by hand.
     try:

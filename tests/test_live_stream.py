@@ -142,7 +142,7 @@ def test_a_prediction_slower_than_the_stream_skips_windows_and_stays_close(live)
     assert [line["start"] for line in lines] == pytest.approx([0.32 * i for i in range(len(lines))])
     assert all(line["behind"] > 0 for line in skipped)
     # Bounded by about one prediction and one window, not growing.
-    assert max(line["delay"] for line in predicted) < 2.5, [line["delay"] for line in predicted]
+    assert max(line["delay"] for line in predicted) < 3.0, [line["delay"] for line in predicted]
 
     # Without the sleep nothing is skipped, and a clip's line is its value in
     # the window it ends (the causal reading; `predict` also averages the
