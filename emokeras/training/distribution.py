@@ -57,11 +57,6 @@ def cluster_position(distribution):
     )
 
 
-def barrier(strategy):
-    """Returns once every replica of `strategy` has called it."""
-    strategy.reduce("SUM", strategy.run(lambda: tf.constant(1.0)), axis=None)
-
-
 class _MultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
     # Two calls Keras 3's `fit` makes that this strategy's collective reduce
     # rejects, reduced here as `MirroredStrategy` reduces them:
