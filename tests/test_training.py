@@ -191,12 +191,17 @@ def test_sigkill_mid_run_then_rerun_gives_the_uninterrupted_weights(tiny_corpus,
     best_record = json.loads((out / "stage2_fusion" / "best.keras.json").read_text())
     assert 1 <= best_record["epoch"] <= killed_at + 1
     _weights_of(out / "stage2_fusion" / "best.keras")
-    assert not list((out / "stage2_fusion" / "backup").glob(".*partial*"))
+    # The backup the state points to is complete (a kill during the next
+    # backup leaves only a temporary beside it).
+    backup = out / "stage2_fusion" / "backup"
+    assert (backup / json.loads(state.read_text())["weights"]).stat().st_size > 0
 
     resumed = _run(_train_command(tiny_corpus, out))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resumed after epoch {killed_at}" in resumed.stdout
     assert "stage1_audio already finished" in resumed.stdout
+    # What the killed writer left was removed by the rerun.
+    assert not list(out.rglob(".*partial*")) and not list(out.rglob(".*retired*"))
 
     # Same seed, same per-epoch data: the same final weights (float32 CPU
     # kernels are deterministic here; tolerance for summation order only).
