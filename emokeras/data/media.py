@@ -16,6 +16,8 @@ import os
 import av
 import numpy as np
 
+from emokeras.data.frame_clock import FrameClock
+
 
 class MediaError(ValueError):
     """A media file cannot be used; the message names the file and the fix."""
@@ -179,27 +181,17 @@ def iter_video_frames(path, frame_rate=25, max_frames=None, source_frame_rate=No
         source = _timed_image_frames(path, source_frame_rate)
     else:
         source = _timed_video_frames(path, frame_rate)
-    index = 0
-    held = None  # the rgb frame on screen
-    last_time, period = None, None
+    clock = FrameClock(frame_rate)
     for time, rgb, step in source:
-        last_time, period = time, step
-        # Emit every output instant before this frame appears.
-        while held is not None and index / frame_rate < time:
-            yield index, held
-            index += 1
-            if max_frames is not None and index >= max_frames:
+        for index, frame in clock.add(time, rgb, step):
+            yield index, frame
+            if max_frames is not None and index + 1 >= max_frames:
                 return
-        # Output instants before the first frame will show it too.
-        held = rgb
-    if held is None:
+    if not clock.started:
         raise MediaError(f"{path}: the video has no decodable frame.")
-    # The last frame stays on screen for one source frame period.
-    end = last_time + period
-    while index / frame_rate < end:
-        yield index, held
-        index += 1
-        if max_frames is not None and index >= max_frames:
+    for index, frame in clock.finish():
+        yield index, frame
+        if max_frames is not None and index + 1 >= max_frames:
             return
 
 

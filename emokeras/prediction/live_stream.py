@@ -28,6 +28,7 @@ import time
 
 import numpy as np
 
+from emokeras.data.frame_clock import FrameClock
 from emokeras.data.modality_marks import VOICE_THRESHOLD_DBFS
 from emokeras.data.modality_marks import voice_level_dbfs
 
@@ -111,8 +112,9 @@ def stream_clip_predictions(
     # source (or a file played in real time) does not wait for anyone.
     live = realtime or not os.path.isfile(source)
     timings = {} if timings is None else timings
-    reader = _Reader(source, audio, contract, geometry, realtime, input_format, face_crop, face_side, clock, live)
-    reader.timings = timings
+    reader = _Reader(
+        source, audio, contract, geometry, realtime, input_format, face_crop, face_side, clock, live, timings
+    )
     model = getattr(predictor, "model", None)
     encoder = _ClipEncoder(model, timings) if getattr(model, "visual_backbone_name", None) == "i3d" else None
     # A model trained with modality dropout is told which modalities each
@@ -290,7 +292,9 @@ def _present(reads, face, voice):
 class _Reader(threading.Thread):
     """Decodes the source(s) and queues complete windows (see the module)."""
 
-    def __init__(self, source, audio, contract, geometry, realtime, input_format, face_crop, face_side, clock, live):
+    def __init__(
+        self, source, audio, contract, geometry, realtime, input_format, face_crop, face_side, clock, live, timings
+    ):
         super().__init__(daemon=True, name="emokeras-stream-reader")
         self.source, self.audio_source = source, audio
         self.reads = contract["inputs"]
@@ -302,7 +306,7 @@ class _Reader(threading.Thread):
         # Live: every window queues (the newest is predicted); a file read
         # at full speed: the reader waits while two windows wait.
         self.windows = queue.Queue(maxsize=0 if live else 2)
-        self.timings = {}
+        self.timings = timings
         self._lock = threading.Lock()
         self.error = None
         self._stop = threading.Event()
@@ -370,9 +374,9 @@ class _Reader(threading.Thread):
         from emokeras.data.media import _clock_start
 
         zero = _clock_start(container)
-        rate = fractions.Fraction(self.geometry.frame_rate)
+        clock = FrameClock(self.geometry.frame_rate)
         resampler = av.AudioResampler(format="fltp", rate=self.geometry.sample_rate)
-        held, last_time, period = None, None, 1 / rate
+        last_time, period = None, 1 / clock.frame_rate
         started = self.clock()
         try:
             for packet in container.demux(*streams):
@@ -391,13 +395,13 @@ class _Reader(threading.Thread):
                             seconds = (last_time or 0) + period
                         else:
                             seconds = fractions.Fraction(frame.pts) * packet.time_base - zero
-                        period = 1 / (packet.stream.average_rate or rate)
-                        # Every clock instant before this frame shows the held one.
-                        while held is not None and self._frame_count / rate < seconds:
-                            self._add_frame(held)
+                        period = 1 / (packet.stream.average_rate or clock.frame_rate)
                         began = time.perf_counter()
-                        held, last_time = frame.to_ndarray(format="rgb24"), seconds
+                        rgb = frame.to_ndarray(format="rgb24")
                         self._add_time("decoding", began)
+                        for _, shown in clock.add(seconds, rgb, period):
+                            self._add_frame(shown)
+                        last_time = seconds
                     else:
                         began = time.perf_counter()
                         self._add_audio(frame, resampler, packet.time_base, zero)
@@ -411,10 +415,8 @@ class _Reader(threading.Thread):
             print(f"emokeras stream: the source stopped ({error})", file=sys.stderr, flush=True)
         for resampled in resampler.resample(None):
             self._append_samples(resampled.to_ndarray().mean(axis=0))
-        if held is not None:
-            # The last frame stays on screen for one frame period.
-            while self._frame_count / rate < last_time + period:
-                self._add_frame(held)
+        for _, shown in clock.finish():
+            self._add_frame(shown)
 
     def _read_second_audio(self):
         import av
