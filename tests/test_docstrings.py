@@ -14,6 +14,7 @@ MODULES = [
     "emokeras.layers.unfold_clips",
     "emokeras.layers.window_padding",
     "emokeras.layers.clip_mask",
+    "emokeras.layers.missing_modalities",
     "emokeras.backbones.conv_bn_relu",
     "emokeras.backbones.inception_module",
     "emokeras.backbones.i3d",
@@ -26,6 +27,7 @@ MODULES = [
     "emokeras.losses.concordance_correlation_loss",
     "emokeras.data.window",
     "emokeras.data.window_geometry",
+    "emokeras.data.frame_clock",
     "emokeras.data.face_cropper",
     "emokeras.data.synthetic_corpus",
 ]
