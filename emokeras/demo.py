@@ -11,7 +11,7 @@ import dataclasses
 import pathlib
 import time
 
-DEMO_ROWS = ("i3d_cross_attention", "i3d_concat", "audio_only", "visual_only")
+DEMO_ROWS = ("i3d_cross_attention", "i3d_cross_attention_dropout", "i3d_concat", "audio_only", "visual_only")
 
 
 def run_demo(

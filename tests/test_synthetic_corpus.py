@@ -89,7 +89,7 @@ def long_recording(tmp_path_factory):
 def test_files_manifest_and_labels(corpus):
     folder = corpus.parent
     columns, rows = _read_csv(corpus)
-    assert columns == ["recording_id", "video", "audio", "labels", "split"]
+    assert columns == ["recording_id", "video", "audio", "labels", "split", "face_marks"]
     assert [row["recording_id"] for row in rows] == ["rec_000", "rec_001", "rec_002"]
     assert sorted(row["split"] for row in rows) == ["dev", "test", "train"]
     for row in rows:
@@ -231,12 +231,18 @@ def test_detected_stretches_match_the_plan(corpus):
     hidden, silent, _ = _missing(frames, audio, FRAMES)
     np.testing.assert_array_equal(hidden, content["face_hidden"])
     np.testing.assert_array_equal(silent, content["voice_silent"])
+    # The face marks the manifest points to say where the occluder is, as
+    # measured on the decoded frames.
+    marks = _labels(corpus.parent / "rec_001_face.csv")
+    np.testing.assert_allclose(marks["time"], np.arange(FRAMES) / FRAME_RATE, atol=1e-6)
+    np.testing.assert_array_equal(marks["face"] == 0, hidden)
+    assert 0 < hidden.sum() < FRAMES
 
 
 def test_no_temporary_files_remain(corpus):
     names = sorted(path.name for path in corpus.parent.iterdir())
     expected = ["manifest.csv"]
-    expected += [f"rec_{i:03d}.{ext}" for i in range(RECORDINGS) for ext in ("csv", "mp4")]
+    expected += [f"rec_{i:03d}{end}" for i in range(RECORDINGS) for end in (".csv", ".mp4", "_face.csv")]
     assert names == sorted(expected)
 
 
@@ -247,8 +253,9 @@ def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     monkeypatch.setattr(synthetic_corpus, "_encode", fail)
     with pytest.raises(RuntimeError, match="disk full"):
         _corpus(tmp_path, seed=0)
-    # The labels of the first recording were complete; nothing else is there.
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["rec_000.csv"]
+    # The labels and face marks of the first recording were complete;
+    # nothing else is there.
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["rec_000.csv", "rec_000_face.csv"]
 
 
 def test_splits_and_arguments(tmp_path):

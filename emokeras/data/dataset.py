@@ -5,6 +5,7 @@ import tensorflow as tf
 from emokeras.data import shard_format
 from emokeras.data.label_processing import clip_targets
 from emokeras.data.label_processing import process_labels
+from emokeras.data.modality_marks import clip_presence_in_graph
 
 MODES = ("train", "eval")
 
@@ -73,6 +74,7 @@ def make_dataset(
     median_width=1,
     cycle_length=4,
     modalities=("video", "audio"),
+    presence_marks=False,
     reshuffle_each_iteration=True,
 ):
     """Windows of prepared recordings for the audio-visual model, in-graph.
@@ -100,7 +102,8 @@ def make_dataset(
         mode: `"train"` (shuffled, random window offsets, full batches only,
             for `fit`) or `"eval"` (every window once, recordings and windows in
             order, last partial batch kept, and as third element
-            `{"recording_id", "start_frame", "start_time", "weights"}` per
+            `{"recording_id", "start_frame", "start_time", "weights",
+            "presence"}` per
             window (time in seconds) so predictions can be put back on each
             recording's timeline).
         batch_size: windows per batch.
@@ -111,6 +114,11 @@ def make_dataset(
         cycle_length: recordings read in parallel.
         modalities: the inputs to yield, `"video"` and/or `"audio"` (an
             audio-only model need not pay for decoding JPEG frames).
+        presence_marks: also yield `"visual_present"` and `"audio_present"`,
+            int32 `(batch, L)`: whether each clip shows the face and holds
+            a voice (`emokeras.data.modality_marks`), for a model trained
+            with `modality_dropout`. Evaluation reads them in its info
+            (`"presence"`) either way.
         reshuffle_each_iteration: another order and other window offsets
             each time the dataset is iterated (each epoch of a `fit` over
             it); `False` for one fixed order given the seed (the trainer
@@ -159,6 +167,8 @@ def make_dataset(
                 windows.clips,
             )
             audio = tf.pad(recording["audio"][start : start + valid], [[0, padding], [0, 0]])
+            faces = tf.pad(recording["face"][start : start + valid], [[0, padding]])
+            visual_present, audio_present = clip_presence_in_graph(faces, audio, windows.frames_per_clip, valid)
             return {
                 "jpeg": tf.concat([jpeg, tf.repeat(jpeg[-1:], padding)], 0),
                 "audio": tf.reshape(audio, [windows.window_samples]),
@@ -167,6 +177,8 @@ def make_dataset(
                 "weights": clip_weights,
                 "recording_id": recording["recording_id"][0],
                 "start_frame": start,
+                "visual_present": visual_present,
+                "audio_present": audio_present,
             }
 
         return tf.data.Dataset.from_tensor_slices(starts).map(cut)
@@ -196,6 +208,8 @@ def make_dataset(
             inputs["video"] = tf.ensure_shape(video, [window, size, size, 3])
         if "audio" in modalities:
             inputs["audio"] = element["audio"]
+        if presence_marks:
+            inputs.update({name: element[name] for name in ("visual_present", "audio_present")})
         outputs = {t: element["labels"][:, j] for j, t in enumerate(targets)}
         weights = {t: element["weights"][:, j] for j, t in enumerate(targets)}
         if mode == "eval":
@@ -204,6 +218,7 @@ def make_dataset(
                 "start_frame": element["start_frame"],
                 "start_time": tf.cast(element["start_frame"], tf.float64) / metadata["frame_rate"],
                 "weights": weights,
+                "presence": {name: element[name] for name in ("visual_present", "audio_present")},
             }
             return inputs, outputs, info
         return inputs, outputs, weights

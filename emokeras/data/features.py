@@ -6,8 +6,10 @@ stage).
 one `tf.train.Example` per clip of `frames_per_clip` frames on the clip grid
 of the recording (clip `c` = frames `[c T, (c + 1) T)`; the last clip may be
 partly filled, padded as the model pads a window): `visual` and `audio`
-feature vectors, the clip's real `frames` and its per-frame `labels` /
-`label_mask`. `make_feature_dataset` cuts windows of consecutive clips for
+feature vectors, the clip's real `frames`, its per-frame `labels` /
+`label_mask`, and `visual_present` / `audio_present` (whether the clip shows
+the face and holds a voice, `emokeras.data.modality_marks`; caches written
+before them read as 1). `make_feature_dataset` cuts windows of consecutive clips for
 `AVFusionRegressor`, padding and masking clips past the end.
 """
 
@@ -27,6 +29,7 @@ from emokeras.data.dataset import check_rates
 from emokeras.data.dataset import shard_files
 from emokeras.data.label_processing import clip_targets
 from emokeras.data.label_processing import process_labels
+from emokeras.data.modality_marks import clip_presence
 from emokeras.data.prepare import in_shard
 
 FEATURES_METADATA = "features_metadata.json"
@@ -39,9 +42,10 @@ _decode_jpeg_frames = tf.function(shard_format.decode_jpeg_frames, reduce_retrac
 
 def _side_by_side_windows(path, count, windows, spec, modalities):
     """A recording cut into side-by-side windows from frame 0, the last one
-    padded: `(inputs, labels, mask, clips)` with `clips` the clips holding
-    real frames, and labels padded (masked) to whole clips; the inputs of
-    `modalities` only."""
+    padded: `(inputs, labels, mask, clips, presence)` with `clips` the clips
+    holding real frames, labels padded (masked) to whole clips, the inputs
+    of `modalities` only, and `presence` each clip's `(visual_present,
+    audio_present)`."""
     records = tf.data.TFRecordDataset(path).batch(count).get_single_element()
     recording = tf.io.parse_example(records, spec)
     side_by_side = dataclasses.replace(windows, stride=windows.window_frames, last_window="pad", label_delays=None)
@@ -62,7 +66,8 @@ def _side_by_side_windows(path, count, windows, spec, modalities):
     label_padding = clips * windows.frames_per_clip - count
     labels = tf.pad(recording["labels"], [[0, label_padding], [0, 0]])
     mask = tf.pad(recording["label_mask"], [[0, label_padding], [0, 0]])
-    return inputs, labels, mask, clips
+    presence = clip_presence(recording["face"].numpy(), np.ravel(recording["audio"].numpy()), windows.frames_per_clip)
+    return inputs, labels, mask, clips, presence
 
 
 def extract_features(
@@ -124,7 +129,9 @@ def extract_features(
         remove_stale_temporaries(out_dir / "features" / split)
     for done, (split, path, count) in enumerate(jobs, start=1):
         recording_id = pathlib.Path(path).stem
-        inputs, labels, mask, clips = _side_by_side_windows(path, count, windows, spec, modalities)
+        inputs, labels, mask, clips, (visual_present, audio_present) = _side_by_side_windows(
+            path, count, windows, spec, modalities
+        )
         features = _encode(encode, inputs, batch_size)
         visual, audio = (features.get(name, np.zeros((len(labels), 0))) for name in FEATURE_NAMES)
         labels = labels.numpy().reshape(clips, -1)
@@ -134,7 +141,14 @@ def extract_features(
         with atomic_path(target) as temporary, tf.io.TFRecordWriter(str(temporary)) as writer:
             for clip in range(clips):
                 example = _clip_example(
-                    recording_id, clip, frames[clip], visual[clip], audio[clip], labels[clip], mask[clip]
+                    recording_id,
+                    clip,
+                    frames[clip],
+                    visual[clip],
+                    audio[clip],
+                    labels[clip],
+                    mask[clip],
+                    (visual_present[clip], audio_present[clip]),
                 )
                 writer.write(example)
         written[split] = written.get(split, 0) + 1
@@ -178,7 +192,7 @@ def _encode(encode, inputs, batch_size):
     }
 
 
-def _clip_example(recording_id, clip, frames, visual, audio, labels, mask):
+def _clip_example(recording_id, clip, frames, visual, audio, labels, mask, presence):
     feature = tf.train.Feature
     floats = lambda values: feature(float_list=tf.train.FloatList(value=np.ravel(values)))
     return tf.train.Example(
@@ -191,6 +205,8 @@ def _clip_example(recording_id, clip, frames, visual, audio, labels, mask):
                 "audio": floats(audio),
                 "labels": floats(labels),
                 "label_mask": feature(int64_list=tf.train.Int64List(value=np.ravel(mask).astype(np.int64))),
+                "visual_present": feature(int64_list=tf.train.Int64List(value=[int(presence[0])])),
+                "audio_present": feature(int64_list=tf.train.Int64List(value=[int(presence[1])])),
             }
         )
     ).SerializeToString(deterministic=True)  # map fields in key order: byte-identical shards
@@ -207,6 +223,7 @@ def make_feature_dataset(
     seed=0,
     shuffle_buffer=2048,
     median_width=1,
+    presence_marks=False,
     reshuffle_each_iteration=True,
 ):
     """Windows of cached clip features for `AVFusionRegressor`.
@@ -218,8 +235,8 @@ def make_feature_dataset(
     "audio_features": (batch, L, K), "clip_mask": int32 (batch, L)}, {target:
     (batch, L)}, {target: (batch, L)})`; clips past the recording's end are
     zeros, masked, with weight 0. In `"eval"` mode the third element is
-    `{"recording_id", "start_frame", "weights"}`; `reshuffle_each_iteration`
-    as in `make_dataset`.
+    `{"recording_id", "start_frame", "weights", "presence"}`;
+    `presence_marks` and `reshuffle_each_iteration` as in `make_dataset`.
     """
     feature_dir = pathlib.Path(feature_dir)
     metadata = shard_format.read_metadata_file(feature_dir / FEATURES_METADATA)
@@ -245,6 +262,9 @@ def make_feature_dataset(
         "audio": tf.io.FixedLenFeature([metadata["audio_dim"]], tf.float32),
         "labels": tf.io.FixedLenFeature([frames_per_clip * len(targets)], tf.float32),
         "label_mask": tf.io.FixedLenFeature([frames_per_clip * len(targets)], tf.int64),
+        # Caches written before the marks: every clip complete.
+        "visual_present": tf.io.FixedLenFeature([], tf.int64, default_value=1),
+        "audio_present": tf.io.FixedLenFeature([], tf.int64, default_value=1),
     }
     training = mode == "train"
 
@@ -275,11 +295,25 @@ def make_feature_dataset(
                 for name, key in (("visual_features", "visual"), ("audio_features", "audio"))
             }
             inputs["clip_mask"] = tf.cast(tf.range(clips) < valid, tf.int32)
+            # Clips past the end count as complete: they are masked anyway.
+            presence = {
+                name: tf.pad(
+                    tf.cast(recording[name][start : start + valid], tf.int32), [[0, clips - valid]], constant_values=1
+                )
+                for name in ("visual_present", "audio_present")
+            }
+            if presence_marks:
+                inputs.update(presence)
             outputs = {t: clip_labels[:, j] for j, t in enumerate(targets)}
             weights = {t: clip_weights[:, j] for j, t in enumerate(targets)}
             if mode == "eval":
                 start_frame = start * frames_per_clip
-                info = {"recording_id": recording["recording_id"][0], "start_frame": start_frame, "weights": weights}
+                info = {
+                    "recording_id": recording["recording_id"][0],
+                    "start_frame": start_frame,
+                    "weights": weights,
+                    "presence": presence,
+                }
                 return inputs, outputs, info
             return inputs, outputs, weights
 

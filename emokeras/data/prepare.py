@@ -55,7 +55,9 @@ def prepare_recordings(
     frames face-cropped (`FaceCropper`, or a centre crop with
     `face_crop=False` for already-cropped videos) and JPEG-encoded, its
     audio resampled to `sample_rate` mono, and its labels put on the frame
-    clock (`emokeras.data.labels`). The recording is cut to the span that
+    clock (`emokeras.data.labels`); each frame is marked with whether it
+    shows the face (`shard_format`'s `face`: the detector's finding, or a
+    `Recording.face_marks` file). The recording is cut to the span that
     video, audio and labels all cover. Shards are written under a temporary
     name and renamed, so a shard under its final name is always complete;
     recordings whose shard exists are skipped, so a re-run resumes where an
@@ -113,7 +115,8 @@ def prepare_recordings(
         The report: `{"recordings": {id: entry}, "failed": [ids]}` (and
         `"windows"`, the geometry the counts refer to); each entry has
         `status` ("ok" / "failed" / "skipped"), `frames`, `duration`, `faces`
-        counts, `cuts` (what was dropped from which end and why), `windows`
+        counts, `face_frames` (frames marked as showing the face: see
+        `shard_format`), `cuts` (what was dropped from which end and why), `windows`
         and `padded_clips` (with
         `windows`), and `reason` or `warnings`.
     """
@@ -284,6 +287,22 @@ def _too_short(recording, frames, frame_rate, min_frames):
     )
 
 
+def _face_mark(recording, index, frame, face_marks, cropper, frame_rate):
+    """1 when frame `index` shows the face: as the face-marks file says, else
+    as the detector found, else (crops taken as they are) 1; 0 without a
+    picture."""
+    if frame is None:
+        return 0
+    if face_marks is not None:
+        if index >= len(face_marks):
+            raise LabelError(
+                f"{recording.face_marks}: the face marks end at {len(face_marks) / frame_rate:.2f} s but "
+                f"{recording.recording_id} has frames after that; give a mark for every frame"
+            )
+        return int(face_marks[index])
+    return int(cropper.last_frame_has_face) if cropper else 1
+
+
 class PrepareError(RuntimeError):
     """Some recordings failed; `report` says which and why."""
 
@@ -417,6 +436,7 @@ def _write_shard(
     cropper = None
     if recording.video and face_crop:
         cropper = FaceCropper(output_size=image_size, detect_every=detect_every, face_side=recording.face_side)
+    face_marks = recording.frame_face_marks(frame_rate) if recording.face_marks else None
     if recording.video:
         frames = iter_video_frames(
             recording.video, frame_rate, max_frames=limit, source_frame_rate=recording.video_frame_rate
@@ -424,6 +444,7 @@ def _write_shard(
     else:  # audio only: the frame clock runs over the audio, no pictures
         frames = ((index, None) for index in range(limit))
     frames_written = 0
+    frames_with_face = 0
     with atomic_path(shard) as temporary:
         with tf.io.TFRecordWriter(os.fspath(temporary)) as writer:
             for index, frame in frames:
@@ -432,6 +453,8 @@ def _write_shard(
                 else:
                     crop = cropper.crop(frame) if cropper else centre_crop(frame, image_size)
                     jpeg = shard_format.encode_jpeg(crop, jpeg_quality)
+                face = _face_mark(recording, index, frame, face_marks, cropper, frame_rate)
+                frames_with_face += face
                 if audio is None:
                     samples = np.zeros(samples_per_frame, np.float32)
                 else:
@@ -445,6 +468,7 @@ def _write_shard(
                         samples,
                         label_matrix[row],
                         mask_matrix[row].astype(np.int64),
+                        face,
                     )
                 )
                 frames_written = index + 1
@@ -467,6 +491,8 @@ def _write_shard(
         "label_frames": label_frames,
         "missing_label_frames": int((~mask_matrix[:frames_written].all(axis=1)).sum()),
         "faces": cropper.report if cropper else {"face_crop": False},
+        # Frames marked as showing the face (detector, face marks or trust).
+        "face_frames": frames_with_face,
         "cuts": cuts,
     }
     if recording.group:

@@ -13,7 +13,7 @@ from emokeras.data.labels import read_label_csv
 
 MANIFEST_COLUMNS = ("recording_id", "video", "audio", "labels", "split")
 # Optional manifest columns that are not targets.
-MANIFEST_OPTIONAL_COLUMNS = ("video_frame_rate", "face_side", "group")
+MANIFEST_OPTIONAL_COLUMNS = ("video_frame_rate", "face_side", "group", "face_marks")
 SPLITS = ("train", "dev", "test")
 
 
@@ -50,6 +50,11 @@ class Recording:
             people share the frame (Aff-Wild2's `_left` / `_right`).
         group: what the recording belongs to for per-group scores (e.g.
             OMG-Emotion's source video of an utterance).
+        face_marks: a CSV `time,face` (1 = a face is on the frame, 0 = not,
+            one row per frame or at any rate) for videos whose faces were
+            found before (cropped-aligned frames, or a generator that knows
+            where it hid the face): it says where the face is instead of the
+            detector.
     """
 
     recording_id: str
@@ -63,6 +68,7 @@ class Recording:
     video_frame_rate: float = None
     face_side: str = None
     group: str = None
+    face_marks: str = None
 
     def __post_init__(self):
         if not self.recording_id or not all(c.isalnum() or c in "_-." for c in self.recording_id):
@@ -117,6 +123,13 @@ class Recording:
         if self.label_series:
             return tuple(self.label_series[1])
         return None  # the CSV's columns
+
+    def frame_face_marks(self, frame_rate):
+        """`face_marks` on the frame clock: `(frames,)` bool, a face on the
+        frame when the interpolated mark is at least 0.5."""
+        times, values = read_label_csv(self.face_marks, ["face"], allow_missing=False)
+        frames, _ = labels_on_frames(times, values, frame_rate, self.face_marks)
+        return frames["face"] >= 0.5
 
     def frame_labels(
         self,
@@ -184,7 +197,8 @@ def read_manifest(path):
     """Reads a manifest CSV: `recording_id,video,audio,labels,split`, plus
     optional columns named after targets holding one value per recording
     (used when `labels` is empty), and optional `video_frame_rate` (for a
-    folder of images as `video`), `face_side` and `group` (see `Recording`).
+    folder of images as `video`), `face_side`, `group` and `face_marks` (see
+    `Recording`).
     `video` may be empty for audio-only recordings. Relative paths are
     relative to the manifest's folder.
 
@@ -237,6 +251,7 @@ def read_manifest(path):
                         video_frame_rate=float(row.get("video_frame_rate") or 0) or None,
                         face_side=(row.get("face_side") or "").strip() or None,
                         group=(row.get("group") or "").strip() or None,
+                        face_marks=resolve(row.get("face_marks")),
                     )
                 )
             except ValueError as error:

@@ -11,7 +11,11 @@ One file per recording, `<out>/shards/<split>/<recording_id>.tfrecord`, one
   time span, 16 kHz mono by default (zeros for a recording without
   audio);
 - `labels` (float x number of targets) and `label_mask` (int64 x number of
-  targets, 1 = present).
+  targets, 1 = present);
+- `face` (int64): 1 when a face is on the frame (found by the detector,
+  said by a face-marks file, or taken on trust when no detector ran), 0
+  when not (and for an audio-only recording); shards written before it
+  read as 1.
 `<out>/metadata.json` holds what is shared (rates, image size, targets, their
 ranges, the evaluation unit) and `<out>/report.json` what happened to every
 recording (with the modalities it has, so a model never reads a modality a
@@ -76,7 +80,7 @@ def read_report(data_dir, shard=None):
     return merged
 
 
-def frame_example(recording_id, frame_index, jpeg, audio, labels, label_mask):
+def frame_example(recording_id, frame_index, jpeg, audio, labels, label_mask, face=1):
     import tensorflow as tf
 
     feature = tf.train.Feature
@@ -89,6 +93,7 @@ def frame_example(recording_id, frame_index, jpeg, audio, labels, label_mask):
                 "audio": feature(float_list=tf.train.FloatList(value=audio)),
                 "labels": feature(float_list=tf.train.FloatList(value=labels)),
                 "label_mask": feature(int64_list=tf.train.Int64List(value=label_mask)),
+                "face": feature(int64_list=tf.train.Int64List(value=[int(face)])),
             }
         )
     ).SerializeToString(deterministic=True)  # map fields in key order: byte-identical shards
@@ -104,6 +109,8 @@ def frame_feature_spec(samples_per_frame, num_targets):
         "audio": tf.io.FixedLenFeature([samples_per_frame], tf.float32),
         "labels": tf.io.FixedLenFeature([num_targets], tf.float32),
         "label_mask": tf.io.FixedLenFeature([num_targets], tf.int64),
+        # Shards written before the face marks: every frame has its face.
+        "face": tf.io.FixedLenFeature([], tf.int64, default_value=1),
     }
 
 

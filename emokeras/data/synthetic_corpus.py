@@ -93,9 +93,12 @@ def write_synthetic_corpus(
 
     Files, in `out_dir`: `rec_NNN.mp4`, `rec_NNN.csv` (header
     `time,valence,arousal`, one row per video frame, `time = k /
-    frame_rate`) and `manifest.csv` (columns `recording_id, video, audio,
-    labels, split`, paths relative to `out_dir`; `audio` is empty, meaning
-    the video's own audio track). Splits are drawn from the seed; with 3 or
+    frame_rate`), `rec_NNN_face.csv` (header `time,face`, one row per
+    frame: 0 where the occluder hides the face; a face detector cannot
+    vouch for a cartoon face, the generator can) and `manifest.csv`
+    (columns `recording_id, video, audio, labels, split, face_marks`, paths
+    relative to `out_dir`; `audio` is empty, meaning the video's own audio
+    track). The silent stretches need no file: `prepare` measures them. Splits are drawn from the seed; with 3 or
     more recordings every split with a positive fraction gets at least one
     recording, and train always keeps at least one. Every file is written
     under a temporary name in `out_dir` and renamed into place, and the
@@ -169,6 +172,7 @@ def write_synthetic_corpus(
         _write_recording(
             video_path=out_dir / f"{name}.mp4",
             labels_path=out_dir / f"{name}.csv",
+            face_marks_path=out_dir / f"{name}_face.csv",
             seed_sequence=stream,
             frames=frames,
             frame_rate=frame_rate,
@@ -178,9 +182,9 @@ def write_synthetic_corpus(
 
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(MANIFEST_COLUMNS)
+    writer.writerow(MANIFEST_COLUMNS + ("face_marks",))
     for name, split in zip(names, splits):
-        writer.writerow([name, f"{name}.mp4", "", f"{name}.csv", split])
+        writer.writerow([name, f"{name}.mp4", "", f"{name}.csv", split, f"{name}_face.csv"])
     manifest = out_dir / "manifest.csv"
     write_text_atomically(manifest, text.getvalue())
     return manifest
@@ -260,7 +264,9 @@ def _missing_stretches(rng, frames, frame_rate):
     return masks[0], masks[1]
 
 
-def _write_recording(video_path, labels_path, seed_sequence, frames, frame_rate, sample_rate, image_size):
+def _write_recording(
+    video_path, labels_path, face_marks_path, seed_sequence, frames, frame_rate, sample_rate, image_size
+):
     content = _recording_content(seed_sequence, frames, frame_rate, sample_rate, image_size)
     lines = ["time,valence,arousal\n"]
     lines += [
@@ -268,6 +274,10 @@ def _write_recording(video_path, labels_path, seed_sequence, frames, frame_rate,
         for k, (v, a) in enumerate(zip(content["valence"], content["arousal"]))
     ]
     write_text_atomically(labels_path, "".join(lines))
+    marks = ["time,face\n"] + [
+        f"{k / frame_rate:.6f},{int(not hidden)}\n" for k, hidden in enumerate(content["face_hidden"])
+    ]
+    write_text_atomically(face_marks_path, "".join(marks))
     with atomic_path(video_path, keep_suffix=True) as temporary:
         _encode(temporary, content["render"], content["audio"], frame_rate, sample_rate, image_size)
 

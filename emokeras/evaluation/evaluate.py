@@ -12,6 +12,7 @@ import pathlib
 import numpy as np
 
 from emokeras.data import shard_format
+from emokeras.data.modality_marks import PRESENCE_STRETCHES
 from emokeras.evaluation.postprocessing import apply_postprocessing
 from emokeras.evaluation.postprocessing import fit_postprocessing
 from emokeras.metrics.ccc import concordance_correlation
@@ -48,6 +49,23 @@ def score_results(results, targets):
         )
         scores[target] = per
     return scores
+
+
+def presence_scores(results, presence, targets):
+    """Raw scores on the frames of each stretch of `PRESENCE_STRETCHES`
+    (frames whose clip shows the face and holds a voice, the face hidden,
+    the voice silent), all recordings concatenated: `{"frames": {stretch:
+    count}, target: {stretch: scores}}`; `presence` as `frame_presence`
+    gives it. Frames with neither are counted (`"neither"`), not scored."""
+    visual = np.concatenate([presence[rid][0] for rid in results])
+    audio = np.concatenate([presence[rid][1] for rid in results])
+    stretches = {name: (visual == face) & (audio == voice) for name, (face, voice) in PRESENCE_STRETCHES.items()}
+    report = {"frames": {name: int(where.sum()) for name, where in stretches.items()}}
+    report["frames"]["neither"] = int((~visual & ~audio).sum())
+    for j, target in enumerate(targets):
+        prediction, truth, mask = (np.concatenate([row[k][:, j] for row in results.values()]) for k in range(3))
+        report[target] = {name: series_scores(prediction, truth, mask & where) for name, where in stretches.items()}
+    return report
 
 
 def utterance_results(results):
@@ -147,11 +165,14 @@ def evaluate_model(
 
     Returns:
         A JSON-able dict: `{"targets", "split", "unit", "label_processing",
-        "raw": scores, "postprocessed": scores, "postprocessing": params}`
-        (scores as `score_results`; for utterance-level corpora as
+        "raw": scores, "postprocessed": scores, "postprocessing": params,
+        "by_presence": scores}` (scores as `score_results`; `by_presence`
+        as `presence_scores`: raw scores where the face or the voice is
+        missing and where both are there; for utterance-level corpora as
         `score_utterances`, and no post-processing: it filters series over
         time).
     """
+    from emokeras.evaluation.frame_predictions import frame_presence
     from emokeras.evaluation.frame_predictions import model_frame_predictions
     from emokeras.models.av_emotion_regressor import training_settings
 
@@ -174,6 +195,8 @@ def evaluate_model(
         report["raw"] = score_utterances(utterance_results(test), targets, groups)
         return report
     report["raw"] = score_results(test, targets)
+    presence = frame_presence(data_dir, test_split, windows.frames_per_clip)
+    report["by_presence"] = presence_scores(test, presence, targets)
     if postprocess:
         dev, _ = model_frame_predictions(model, data_dir, dev_split, **options)
         params = fit_postprocessing(dev, targets)
@@ -201,6 +224,20 @@ def format_table(report, which="raw"):
             cells += [f"{s['ccc']:.3f}", f"{s['pcc']:.3f}", f"{s['rmse']:.3f}"]
         name = f"**{rid}**" if rid == ALL else rid
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def presence_table(report):
+    """A markdown table of `report["by_presence"]`: one row per stretch,
+    its frames and CCC per target."""
+    scores, targets = report["by_presence"], report["targets"]
+    rows = [
+        "| stretch | frames | " + " | ".join(f"{t} CCC" for t in targets) + " |",
+        "|---|---:|" + "---:|" * len(targets),
+    ]
+    for name in PRESENCE_STRETCHES:
+        cells = [f"{scores[t][name]['ccc']:.3f}" for t in targets]
+        rows.append(f"| {name.replace('_', ' ')} | {scores['frames'][name]} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -254,5 +291,7 @@ def write_report(report, out_dir, stem="evaluation"):
             "",
             format_table(report, "postprocessed"),
         ]
+    if "by_presence" in report:
+        text += ["", "## Where the face or the voice is missing (raw)", "", presence_table(report)]
     markdown_path = write_text_atomically(out_dir / f"{stem}.md", "\n".join(text) + "\n")
     return json_path, markdown_path

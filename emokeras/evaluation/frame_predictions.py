@@ -10,6 +10,7 @@ from emokeras.data.dataset import make_dataset
 from emokeras.data.dataset import shard_files
 from emokeras.data.finite_inputs import check_finite_inputs
 from emokeras.data.label_processing import process_labels
+from emokeras.data.modality_marks import clip_presence
 
 
 def frame_labels(data_dir, split, windows, median_width=1):
@@ -33,7 +34,29 @@ def frame_labels(data_dir, split, windows, median_width=1):
     return labels
 
 
-def frame_predictions(predict_batch, dataset, targets, frame_counts, windows):
+def frame_presence(data_dir, split, frames_per_clip):
+    """Per-frame presence of the face and the voice in every prepared
+    recording of `split`: each frame gets the marks of its clip on the clip
+    grid from frame 0 (`emokeras.data.modality_marks.clip_presence`, the
+    marks a model trained with `modality_dropout` is given).
+
+    Returns `{recording_id: (visual_present (F,) bool, audio_present (F,)
+    bool)}`.
+    """
+    metadata = shard_format.read_metadata(data_dir)
+    spec = shard_format.frame_feature_spec(metadata["samples_per_frame"], len(metadata["targets"]))
+    spec = {key: spec[key] for key in ("recording_id", "face", "audio")}
+    presence = {}
+    for path, count in zip(*shard_files(data_dir, split)):
+        records = tf.data.TFRecordDataset(path).batch(count).get_single_element()
+        recording = tf.io.parse_example(records, spec)
+        marks = clip_presence(recording["face"].numpy(), np.ravel(recording["audio"].numpy()), frames_per_clip)
+        per_frame = tuple(np.repeat(mark > 0, frames_per_clip)[:count] for mark in marks)
+        presence[recording["recording_id"][0].numpy().decode()] = per_frame
+    return presence
+
+
+def frame_predictions(predict_batch, dataset, targets, frame_counts, windows, missing_as_nan=False):
     """Every window of `dataset` predicted, and the clip predictions put back
     onto each recording's frames by `windows.stitch`.
 
@@ -45,6 +68,9 @@ def frame_predictions(predict_batch, dataset, targets, frame_counts, windows):
         targets: target names, the column order of the result.
         frame_counts: `{recording_id: frames}` to predict.
         windows: the `WindowGeometry` the windows were cut with.
+        missing_as_nan: clips with neither the face nor the voice (the
+            `presence` of `info`) are not predicted: NaN (a model trained
+            with `modality_dropout` masks them).
 
     Returns:
         `{recording_id: (frames, targets) float32}`; frames no window covers
@@ -57,6 +83,9 @@ def frame_predictions(predict_batch, dataset, targets, frame_counts, windows):
         check_finite_inputs(inputs, recordings)
         outputs = predict_batch(inputs)
         clip_values = np.stack([np.asarray(outputs[t]) for t in targets], axis=-1)
+        if missing_as_nan:
+            present = np.asarray(info["presence"]["visual_present"]) | np.asarray(info["presence"]["audio_present"])
+            clip_values = np.where(present[..., None] > 0, clip_values, np.nan)
         for row, (rid, start) in enumerate(zip(info["recording_id"].numpy(), info["start_frame"].numpy())):
             starts[rid.decode()].append(int(start))
             values[rid.decode()].append(clip_values[row])
@@ -80,10 +109,18 @@ def model_frame_predictions(model, data_dir, split, windows, median_width=1, fea
 
     targets = shard_format.read_metadata(data_dir)["targets"]
     labels = frame_labels(data_dir, split, windows, median_width)
+    # A model trained with modality dropout is told what each clip has.
+    marked = bool(model.data_contract.get("presence_marks"))
     if features_dir is not None:
         regressor = model.fusion_regressor
         dataset = make_feature_dataset(
-            features_dir, split, windows=windows, mode="eval", batch_size=batch_size, median_width=median_width
+            features_dir,
+            split,
+            windows=windows,
+            mode="eval",
+            batch_size=batch_size,
+            median_width=median_width,
+            presence_marks=marked,
         )
         names = set(regressor.input)
 
@@ -100,8 +137,9 @@ def model_frame_predictions(model, data_dir, split, windows, median_width=1, fea
             batch_size=batch_size,
             median_width=median_width,
             modalities=tuple(model.data_contract["inputs"]),
+            presence_marks=marked,
         )
         predict = model.predict_on_batch
     counts = {rid: len(values) for rid, (values, _) in labels.items()}
-    predictions = frame_predictions(predict, dataset, targets, counts, windows)
+    predictions = frame_predictions(predict, dataset, targets, counts, windows, missing_as_nan=marked)
     return {rid: (predictions[rid], *labels[rid]) for rid in labels}, targets

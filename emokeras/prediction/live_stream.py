@@ -29,8 +29,9 @@ import time
 import numpy as np
 
 from emokeras.data.frame_clock import FrameClock
-from emokeras.data.modality_marks import VOICE_THRESHOLD_DBFS
+from emokeras.data.modality_marks import face_there
 from emokeras.data.modality_marks import voice_level_dbfs
+from emokeras.data.modality_marks import voice_there
 
 _END = object()
 
@@ -118,8 +119,8 @@ def stream_clip_predictions(
     model = getattr(predictor, "model", None)
     encoder = _ClipEncoder(model, timings) if getattr(model, "visual_backbone_name", None) == "i3d" else None
     # A model trained with modality dropout is told which modalities each
-    # clip has (in this process: the exported signatures do not take marks).
-    marked = bool(contract.get("presence_marks")) and model is not None
+    # clip has (locally, or through its exported signatures).
+    marked = bool(contract.get("presence_marks"))
     # The first calls build the prediction graphs (seconds): before the
     # stream starts, not on its first windows.
     warming = clock()
@@ -282,9 +283,9 @@ def _clip_times(start, frames, geometry):
 
 def _present(reads, face, voice):
     present = []
-    if "video" in reads and (face is None or face >= 0.5):
+    if "video" in reads and face_there(face):
         present.append("video")
-    if "audio" in reads and voice is not None and voice >= VOICE_THRESHOLD_DBFS:
+    if "audio" in reads and voice_there(voice):
         present.append("audio")
     return present
 

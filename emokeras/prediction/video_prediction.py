@@ -28,7 +28,10 @@ def predict_video(
     window at the end); a video shorter than a window, or a tail under
     `last_window="pad"`, is sent as a padded window with its `valid_frames`.
     `WindowGeometry.stitch` gives every real frame the mean of the clip
-    predictions covering it. A unimodal model reads one modality: an
+    predictions covering it. A model trained with `modality_dropout` is
+    given each clip's presence marks (`emokeras.data.modality_marks`: the
+    detector's faces, the sound level), and its frames in clips with
+    neither the face nor the voice are NaN: not predicted. A unimodal model reads one modality: an
     `audio_only` model takes an audio file (frames are then the audio's
     25 fps clock), a `visual_only` model a video without sound or a folder
     of images; a model given a recording without a modality it reads is
@@ -58,8 +61,10 @@ def predict_video(
     from emokeras.data import centre_crop
     from emokeras.data import iter_video_frames
     from emokeras.data import load_audio
+    from emokeras.data.modality_marks import clip_presence
     from emokeras.models.av_emotion_regressor import geometry_of_contract
     from emokeras.models.av_emotion_regressor import training_settings
+    from emokeras.models.av_fusion_regressor import PRESENCE_INPUTS
 
     contract = predictor.contract
     geometry = (windows or geometry_of_contract(contract)).without_labels()
@@ -80,16 +85,22 @@ def predict_video(
             duration = found.get("duration") or duration
         bar = keras.utils.Progbar(max(1, int(duration * geometry.frame_rate)), unit_name="frame")
 
+    marked = bool(contract.get("presence_marks"))
     buffer = collections.deque(maxlen=window)
+    faces = collections.deque(maxlen=window)  # 1 where the detector found the face
     pending, starts, outputs = [], [], collections.defaultdict(list)
 
     def flush():
         if not pending:
             return
-        batch = {name: np.stack([item[name] for item in pending]) for name in reads}
+        names = list(reads) + (list(PRESENCE_INPUTS) if marked else [])
+        batch = {name: np.stack([item[name] for item in pending]) for name in names}
         batch["valid_frames"] = np.array([item["valid_frames"] for item in pending], np.int32)
         for target, values in predictor(batch).items():
-            outputs[target].append(np.asarray(values))
+            values = np.asarray(values)
+            if marked:  # neither modality: masked by the model, not a prediction
+                values = np.where(batch["visual_present"] | batch["audio_present"], values, np.nan)
+            outputs[target].append(values)
         starts.extend(item["start"] for item in pending)
         pending.clear()
 
@@ -104,6 +115,11 @@ def predict_video(
         if "audio" in reads:
             audio_window = samples[start * spf : (start + valid) * spf]
             item["audio"] = np.pad(audio_window, (0, geometry.window_samples - len(audio_window)))
+        if marked:
+            found = list(faces)[len(faces) - valid :]
+            item["visual_present"], item["audio_present"] = clip_presence(
+                found + [0] * (window - valid), item["audio"], geometry.frames_per_clip, valid
+            )
         pending.append(item)
         if len(pending) == batch_size:
             flush()
@@ -117,6 +133,7 @@ def predict_video(
     for index, frame in decoded:
         if frame is not None:
             buffer.append(cropper.crop(frame) if cropper else centre_crop(frame, size))
+            faces.append(int(cropper.last_frame_has_face) if cropper else 1)
         frames = index + 1
         if geometry.is_regular_start(frames - window):
             add_window(frames - window, frames)

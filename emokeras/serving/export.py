@@ -11,6 +11,7 @@ from emokeras.atomic_write import atomic_path
 from emokeras.atomic_write import remove_stale_temporaries
 from emokeras.atomic_write import write_json_atomically
 from emokeras.data.shard_format import decode_jpeg_frames
+from emokeras.models.av_fusion_regressor import PRESENCE_INPUTS
 from emokeras.serving.names import DEFAULT_MODEL_NAME
 
 SIGNATURES = ("serving_default", "serving_jpeg", "serving_features", "data_contract")
@@ -125,18 +126,35 @@ def serving_functions(model):
     padding of short windows) happens inside the model, as in training;
     outputs are float32 whatever the dtype policy. Each signature takes the
     modalities the model reads, no more (an `audio_only` model has no
-    `serving_jpeg`)."""
+    `serving_jpeg`). A model trained with `modality_dropout` also takes
+    the per-clip presence marks `visual_present` / `audio_present` in every
+    signature."""
     frames = model.clips * model.frames_per_clip
     size = model.image_size
     samples = model.clips * model.samples_per_clip
     video_shape = (frames, size, size, 3)
     targets = list(model.targets)
     reads_video, reads_audio = "video" in model.input, "audio" in model.input
+    marked = bool(model.data_contract.get("presence_marks"))
 
     def outputs_of(predictions):
         return {t: tf.cast(predictions[t], tf.float32) for t in targets}
 
-    def serving_default(valid_frames, video=None, audio=None):
+    def with_marks(inputs, batch_of, visual_present, audio_present):
+        """The presence marks of a marked model, checked: `(batch, clips)`,
+        one row per window."""
+        if not marked:
+            return inputs
+        for name, marks in (("visual_present", visual_present), ("audio_present", audio_present)):
+            marks = _checked(marks, (model.clips,), name)
+            check = tf.debugging.assert_equal(
+                tf.shape(marks)[0], tf.shape(batch_of)[0], message=f"input `{name}` needs one row per window"
+            )
+            with tf.control_dependencies([check]):
+                inputs[name] = tf.cast(marks, tf.int32)
+        return inputs
+
+    def serving_default(valid_frames, video=None, audio=None, visual_present=None, audio_present=None):
         named = [(name, x) for name, x in (("video", video), ("audio", audio)) if x is not None]
         *checked, valid_frames = _same_batch(named, valid_frames)
         inputs = dict(zip((name for name, _ in named), checked))
@@ -147,9 +165,10 @@ def serving_functions(model):
         if audio is not None:
             audio = _checked(inputs["audio"], (samples,), "audio")
             inputs["audio"] = _finite(audio, "audio", "sample", AUDIO_FIX)
+        inputs = with_marks(inputs, batch_of, visual_present, audio_present)
         return outputs_of(model(inputs, training=False))
 
-    def serving_jpeg(video_jpeg, valid_frames, audio=None):
+    def serving_jpeg(video_jpeg, valid_frames, audio=None, visual_present=None, audio_present=None):
         named = [("video_jpeg", video_jpeg)] + ([("audio", audio)] if audio is not None else [])
         *checked, valid_frames = _same_batch(named, valid_frames)
         video_jpeg, audio = checked[0], checked[1] if audio is not None else None
@@ -162,11 +181,15 @@ def serving_functions(model):
         )
         with tf.control_dependencies([check]):
             video = tf.reshape(decoded, (-1,) + video_shape)
-        return serving_default(valid_frames, video=video, audio=audio)
+        return serving_default(
+            valid_frames, video=video, audio=audio, visual_present=visual_present, audio_present=audio_present
+        )
 
     head = model.fusion_regressor
 
-    def serving_features(valid_clips, visual_features=None, audio_features=None):
+    def serving_features(
+        valid_clips, visual_features=None, audio_features=None, visual_present=None, audio_present=None
+    ):
         named = [
             (name, x)
             for name, x in (("visual_features", visual_features), ("audio_features", audio_features))
@@ -179,6 +202,7 @@ def serving_functions(model):
         for name, tensor in features.items():
             tensor = _checked(tensor, tuple(head.input[name].shape[1:]), name)
             inputs[name] = _finite(tensor, name, "clip", FEATURES_FIX)
+        inputs = with_marks(inputs, checked[0], visual_present, audio_present)
         return outputs_of(head(inputs, training=False))
 
     contract_json = json.dumps(model.data_contract, sort_keys=True)
@@ -190,21 +214,22 @@ def serving_functions(model):
     video = [tf.TensorSpec((None,) + video_shape, tf.uint8, name="video")] if reads_video else []
     audio = [tf.TensorSpec((None, samples), tf.float32, name="audio")] if reads_audio else []
     valid_frames = [tf.TensorSpec((None,), tf.int32, name="valid_frames")]
+    marks = [tf.TensorSpec((None, model.clips), tf.int32, name=name) for name in PRESENCE_INPUTS] if marked else []
     features = [
         tf.TensorSpec((None, model.clips, head.input[name].shape[-1]), tf.float32, name=name)
         for name in ("visual_features", "audio_features")
         if name in head.input
     ]
     functions = {
-        "serving_default": _keyword_function(serving_default, video + audio + valid_frames),
+        "serving_default": _keyword_function(serving_default, video + audio + valid_frames + marks),
         "serving_features": _keyword_function(
-            serving_features, features + [tf.TensorSpec((None,), tf.int32, name="valid_clips")]
+            serving_features, features + [tf.TensorSpec((None,), tf.int32, name="valid_clips")] + marks
         ),
         "data_contract": (data_contract, [tf.TensorSpec((None,), tf.int32, name="request")]),
     }
     if reads_video:
         jpeg = [tf.TensorSpec((None, frames), tf.string, name="video_jpeg")]
-        functions["serving_jpeg"] = _keyword_function(serving_jpeg, jpeg + audio + valid_frames)
+        functions["serving_jpeg"] = _keyword_function(serving_jpeg, jpeg + audio + valid_frames + marks)
     return functions
 
 
@@ -238,6 +263,8 @@ def _warmup_requests(model, model_name, functions):
             for spec in specs:
                 if spec.name in counts:
                     value = np.array([counts[spec.name][variant]], np.int32)
+                elif spec.name in PRESENCE_INPUTS:
+                    value = np.ones((1,) + tuple(spec.shape[1:]), np.int32)
                 else:
                     value = np.zeros((1,) + tuple(spec.shape[1:]), spec.dtype.as_numpy_dtype)
                 request.inputs[spec.name].CopyFrom(tf.make_tensor_proto(value))
@@ -265,6 +292,10 @@ def export_saved_model(model, base_dir, version, model_name=DEFAULT_MODEL_NAME, 
       int32 `(batch,)`;
     - a unimodal model's signatures take its one modality only (an
       `audio_only` model has no `serving_jpeg`);
+    - a model trained with `modality_dropout` (`presence_marks` in its data
+      contract) also takes `visual_present` and `audio_present` int32
+      `(batch, clips)` in each of the above: 1 where the clip shows the
+      face / holds a voice (`emokeras.data.modality_marks`);
     - `data_contract`: `request` int32 `(batch,)` (values unused) ->
       `data_contract` string `(batch,)`, the model's data contract as JSON
       (window geometry, rates, image size, targets, training data), also in

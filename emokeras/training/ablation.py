@@ -9,6 +9,8 @@ import os
 import pathlib
 import shutil
 
+from emokeras.data.modality_marks import PRESENCE_STRETCHES
+
 # (key, row label, visual backbone, fusion, paper's RECOLA dev CCC valence / arousal)
 PAPER_ROWS = (
     ("cnn2d_concat", "2D CNN + concatenation", "cnn2d", "concat", (0.538, 0.680)),
@@ -19,7 +21,20 @@ PAPER_ROWS = (
     ("audio_only", "Audio only (2D CNN)", "i3d", "audio_only", (0.463, 0.822)),
     ("visual_only", "Visual only (I3D)", "i3d", "visual_only", (0.642, 0.582)),
 )
-ROW_KEYS = tuple(row[0] for row in PAPER_ROWS)
+# Not the paper's: cross-attention given the presence marks and trained with
+# modality dropout (`config.modality_dropout`, or this share when it is 0).
+DROPOUT_ROW = (
+    "i3d_cross_attention_dropout",
+    "I3D + cross-attention + modality dropout",
+    "i3d",
+    "cross_attention",
+    None,
+)
+DEFAULT_MODALITY_DROPOUT = 0.3
+ROWS = PAPER_ROWS + (DROPOUT_ROW,)
+ROW_KEYS = tuple(row[0] for row in ROWS)
+STRETCH_NAMES = tuple(PRESENCE_STRETCHES)
+_STRETCH_ENDINGS = tuple(f"_ccc_{stretch}" for stretch in STRETCH_NAMES)
 
 
 def ablate(config, rows=ROW_KEYS, progress=True):
@@ -31,10 +46,16 @@ def ablate(config, rows=ROW_KEYS, progress=True):
     exactly as if each had trained them (same seed, same data): only the
     fusion stage differs. 2D CNN rows use random visual weights unless
     `config.visual_weights` is a file (no ImageNet Inception-v1 here).
+    Fused rows take `config.modality_dropout`; the unimodal rows none; the
+    `i3d_cross_attention_dropout` row `config.modality_dropout`, or
+    `DEFAULT_MODALITY_DROPOUT` when that is 0.
 
     Returns:
         `(rows, markdown_path, csv_path)`; `rows` is a list of dicts with the
-        test CCC per target (raw and post-processed).
+        test CCC per target (raw and post-processed, and on frame-level data
+        `<target>_ccc_<stretch>`: raw, on the frames whose clip shows the
+        face and holds a voice (`complete`), or lacks one (`no_face`,
+        `no_voice`); also in `stretches.md`).
     """
     from emokeras.data.dataset import has_split
     from emokeras.training.trainer import train
@@ -47,14 +68,24 @@ def ablate(config, rows=ROW_KEYS, progress=True):
     base = pathlib.Path(config.out)
     results = []
     shared = {}
-    for key, label, backbone, fusion, paper in PAPER_ROWS:
+    for key, label, backbone, fusion, paper in ROWS:
         if key not in rows:
             continue
         weights = config.visual_weights
         if backbone == "cnn2d" and not (weights and os.path.exists(weights)):
             weights = None
+        dropout = config.modality_dropout
+        if fusion in ("audio_only", "visual_only"):
+            dropout = 0.0
+        elif key == DROPOUT_ROW[0]:
+            dropout = dropout or DEFAULT_MODALITY_DROPOUT
         row_config = dataclasses.replace(
-            config, out=str(base / key), visual_backbone=backbone, fusion=fusion, visual_weights=weights
+            config,
+            out=str(base / key),
+            visual_backbone=backbone,
+            fusion=fusion,
+            visual_weights=weights,
+            modality_dropout=dropout,
         )
         if config.schedule == "two_stage":
             _reuse_stage_one(shared.get(backbone), base / key, fusion)
@@ -94,8 +125,13 @@ def _row(key, label, backbone, fusion, paper, report):
             row[f"{target}_ccc_per_group"] = report["raw"][target]["per_group_mean"]["ccc"]
         if "postprocessed" in report:
             row[f"{target}_ccc_postprocessed"] = report["postprocessed"][target]["all"]["ccc"]
-    for target, value in zip(("valence", "arousal"), paper):
+    for target, value in zip(("valence", "arousal"), paper or ()):
         row[f"paper_recola_{target}"] = value
+    for target in report["targets"] if "by_presence" in report else ():
+        for stretch, scores in report["by_presence"][target].items():
+            row[f"{target}_ccc_{stretch}"] = scores["ccc"]
+    if "by_presence" in report:
+        row.update({f"frames_{stretch}": count for stretch, count in report["by_presence"]["frames"].items()})
     return row
 
 
@@ -109,7 +145,8 @@ def write_table(rows, out_dir):
     writer.writeheader()
     writer.writerows(rows)
     csv_path = write_text_atomically(pathlib.Path(out_dir) / "ablation.csv", buffer.getvalue())
-    numbers = [c for c in columns if c not in ("row", "model", "visual_backbone", "fusion", "unit")]
+    stretch_columns = [c for c in columns if c.startswith("frames_") or c.endswith(_STRETCH_ENDINGS)]
+    numbers = [c for c in columns if c not in ("row", "model", "visual_backbone", "fusion", "unit", *stretch_columns)]
     lines = [
         "| Model | " + " | ".join(numbers) + " |",
         "|---|" + "---:|" * len(numbers),
@@ -127,4 +164,25 @@ def write_table(rows, out_dir):
         "shape of the comparison only (different data)."
     )
     markdown_path = write_text_atomically(pathlib.Path(out_dir) / "ablation.md", "\n".join(lines) + "\n" + note + "\n")
+    if stretch_columns:
+        write_text_atomically(pathlib.Path(out_dir) / "stretches.md", stretch_table(rows))
     return markdown_path, csv_path
+
+
+def stretch_table(rows):
+    """The rows' raw test CCC where the face or the voice is missing and
+    where both are there, as markdown (rows scored per frame only)."""
+    rows = [row for row in rows if "frames_complete" in row]
+    targets = [c[: -len("_ccc_complete")] for c in rows[0] if c.endswith("_ccc_complete")]
+    stretches = [stretch for stretch in STRETCH_NAMES if f"frames_{stretch}" in rows[0]]
+    header = [f"{target} {stretch.replace('_', ' ')}" for target in targets for stretch in stretches]
+    lines = ["| Model | " + " | ".join(header) + " |", "|---|" + "---:|" * len(header)]
+    for row in rows:
+        cells = [f"{row[f'{target}_ccc_{stretch}']:.3f}" for target in targets for stretch in stretches]
+        lines.append(f"| {row['model']} | " + " | ".join(cells) + " |")
+    frames = ", ".join(f"{stretch.replace('_', ' ')} {rows[0][f'frames_{stretch}']}" for stretch in stretches)
+    note = (
+        f"\nRaw CCC on the test frames whose clip shows the face and holds a voice (complete), or lacks one "
+        f"(`emokeras.data.modality_marks`). Frames: {frames}."
+    )
+    return "\n".join(lines) + "\n" + note + "\n"

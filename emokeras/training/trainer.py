@@ -408,6 +408,8 @@ def _windows(config, raw, modalities, split, mode, seed, stride=None):
         # One order per seed: Keras iterates a distributed dataset once more
         # to build the model, which must not change what training sees.
         reshuffle_each_iteration=False,
+        # A model trained with modality dropout is also told what is there.
+        presence_marks="visual_present" in modalities,
     )
     if raw:
         media = tuple(name for name in ("video", "audio") if name in modalities)
