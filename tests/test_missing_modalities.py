@@ -191,3 +191,98 @@ def test_training_with_modality_dropout(tiny_corpus, tmp_path):
     assert layer.dropout_rate == 0.3
     stage1 = load_model(tmp_path / "run" / "stage1_audio" / "model.keras", compile=False)
     assert stage1.modality_dropout == 0.0
+
+
+def _marked_model(**changes):
+    import keras
+
+    from emokeras.models import AVEmotionRegressor
+
+    keras.utils.set_random_seed(4)
+    training_data = {"face_crop": True, "last_window": "pad"}
+    return AVEmotionRegressor(**{**TINY_AV, **changes}, modality_dropout=0.3, training_data=training_data)
+
+
+def test_exported_signatures_take_the_marks(tmp_path):
+    import tensorflow as tf
+
+    from emokeras.serving import export_saved_model
+    from tests.tiny import tiny_window
+
+    model = _marked_model()
+    loaded = tf.saved_model.load(str(export_saved_model(model, tmp_path / "emokeras", version=1)))
+    window = tiny_window(batch=3, seed=2)
+    marks = {"visual_present": np.array([[1, 0], [1, 1], [0, 1]], np.int32)}
+    marks["audio_present"] = np.array([[1, 1], [1, 0], [1, 1]], np.int32)
+    expected = model.predict_on_batch({**window, **marks})
+    complete = model.predict_on_batch(window)
+    # The marks change the answer where a modality is absent, nowhere else.
+    assert np.abs(expected["valence"] - complete["valence"]).max() > 1e-3
+    served = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in {**window, **marks}.items()})
+    np.testing.assert_allclose(served["valence"].numpy(), expected["valence"], atol=1e-5)
+    jpegs = np.array([[tf.io.encode_jpeg(f, quality=95).numpy() for f in w] for w in window["video"]], object)
+    decoded = np.stack([np.stack([tf.io.decode_jpeg(j).numpy() for j in w]) for w in jpegs])
+    from_jpeg = loaded.signatures["serving_jpeg"](
+        video_jpeg=tf.constant(jpegs.astype(bytes)),
+        audio=tf.constant(window["audio"]),
+        valid_frames=tf.constant(window["valid_frames"]),
+        **{k: tf.constant(v) for k, v in marks.items()},
+    )
+    expected_jpeg = model.predict_on_batch({**window, "video": decoded, **marks})
+    np.testing.assert_allclose(from_jpeg["arousal"].numpy(), expected_jpeg["arousal"], atol=1e-5)
+    features = {
+        "visual_features": model.visual_encoder.predict(window["video"], verbose=0),
+        "audio_features": model.audio_encoder.predict(window["audio"], verbose=0),
+        "valid_clips": np.full(3, 2, np.int32),
+    }
+    from_features = loaded.signatures["serving_features"](
+        **{k: tf.constant(v) for k, v in {**features, **marks}.items()}
+    )
+    np.testing.assert_allclose(from_features["valence"].numpy(), expected["valence"], atol=1e-5)
+    with pytest.raises(Exception, match="input `audio_present` must have shape"):
+        loaded.signatures["serving_default"](
+            **{k: tf.constant(v) for k, v in {**window, **marks, "audio_present": np.ones((3, 3), np.int32)}.items()}
+        )
+
+
+def test_predict_gives_the_model_the_marks_locally_and_through_a_server(tmp_path):
+    """`predict` on the synthetic talk (faces the detector never finds,
+    silent stretches): every frame equals the stream's value for its clip
+    (windows side by side, where both give each clip its one window), the
+    frames of clips with neither modality are NaN, and a served copy of
+    the model (the marks sent over gRPC) gives the same."""
+    from emokeras.data.synthetic_corpus import write_synthetic_corpus
+    from emokeras.prediction import LocalPredictor
+    from emokeras.prediction import ServerPredictor
+    from emokeras.prediction import predict_video
+    from emokeras.prediction.live_stream import stream_clip_predictions
+    from emokeras.serving import export_saved_model
+    from tests.serving_standin import ModelStandIn
+    from tests.serving_standin import make_grpc_server
+
+    write_synthetic_corpus(tmp_path / "synth", recordings=2, seconds=8, seed=3, image_size=32)
+    talk = sorted((tmp_path / "synth").glob("*.mp4"))[0]
+    model = _marked_model()
+    # The stream pads its tail: so does `predict` here.
+    windows = model.window_geometry(stride=16, last_window="pad")
+    _, local = predict_video(talk, LocalPredictor(model), windows=windows, progress=False)
+    lines = list(stream_clip_predictions(str(talk), LocalPredictor(model), stride=16))
+    missing = 0
+    for line in lines:
+        first, last = round(line["start"] * 25), round(line["end"] * 25)
+        values = local["valence"][first:last]
+        if line.get("missing"):
+            assert np.isnan(values).all()
+            missing += 1
+        else:
+            np.testing.assert_allclose(values, line["valence"], atol=1e-5)
+    assert missing and missing < len(lines)
+
+    export_saved_model(model, tmp_path / "emokeras", version=1)
+    server, target = make_grpc_server(ModelStandIn(tmp_path / "emokeras"))
+    try:
+        _, served = predict_video(talk, ServerPredictor(target), windows=windows, progress=False)
+    finally:
+        server.stop(0)
+    np.testing.assert_allclose(served["valence"], local["valence"], atol=1e-5)
+    np.testing.assert_array_equal(np.isnan(served["arousal"]), np.isnan(local["arousal"]))
