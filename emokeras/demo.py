@@ -1,8 +1,10 @@
 """`emokeras demo`: the whole method on the built-in synthetic corpus.
 
 synth -> prepare -> stage 1 (audio CNN) -> cached features (pretrained
-Kinetics I3D, frozen) -> stage 2 (fusion) for cross-attention,
-concatenation, audio only and visual only -> evaluate on unseen recordings
+Kinetics I3D, frozen) -> stage 2 (fusion) for cross-attention (and
+cross-attention with modality dropout), concatenation, audio only and
+visual only -> evaluate on unseen recordings (also where the face or the
+voice is missing)
 -> export for TF Serving -> predict an unseen recording with its plot.
 Every step is resumable: a rerun skips what is finished.
 """
@@ -81,7 +83,7 @@ def run_demo(
             print(f"  {available} training windows: batches of {config.batch_size}")
     step("training (stage 1: audio CNN; features: frozen I3D; stage 2: fusion) and evaluating on unseen recordings")
     rows, table, table_csv = ablate(config, rows=DEMO_ROWS, progress=progress)
-    outputs = {"table": table, "table_csv": table_csv}
+    outputs = {"table": table, "table_csv": table_csv, "stretches": table.parent / "stretches.md"}
     fused_dir = pathlib.Path(config.out) / "i3d_cross_attention"
     outputs["model"] = fused_dir / "model.keras"
     outputs["evaluation"] = fused_dir / "evaluation.md"
@@ -92,6 +94,7 @@ def run_demo(
     outputs.update(_predict_unseen(outputs["model"], out, manifest))
     step(f"done in {time.monotonic() - started:.0f} s")
     print(pathlib.Path(table).read_text())
+    print(outputs["stretches"].read_text())
     for name, path in outputs.items():
         print(f"  {name:12s} {path}")
     return outputs

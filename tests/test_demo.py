@@ -60,7 +60,19 @@ def test_demo_runs_every_step_on_a_short_corpus(tmp_path, weights_cache):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "I3D rgb_scratch (Kinetics-400" in result.stdout
     rows = list(csv.DictReader(open(out / "runs" / "ablation.csv")))
-    assert [r["row"] for r in rows] == ["i3d_concat", "i3d_cross_attention", "audio_only", "visual_only"]
+    assert [r["row"] for r in rows] == [
+        "i3d_concat",
+        "i3d_cross_attention",
+        "audio_only",
+        "visual_only",
+        "i3d_cross_attention_dropout",
+    ]
+    # Scored apart where the synthetic corpus hides the face or silences the
+    # voice, from the test frames' marks (the same counts for every row).
+    stretches = (out / "runs" / "stretches.md").read_text()
+    assert "| I3D + cross-attention + modality dropout |" in stretches and "valence no face" in stretches
+    counts = {(r["frames_complete"], r["frames_no_face"], r["frames_no_voice"]) for r in rows}
+    assert len(counts) == 1 and sum(map(int, counts.pop())) > 0
     for row in rows:
         for target in ("valence", "arousal"):
             assert -1.0 <= float(row[f"{target}_ccc"]) <= 1.0

@@ -15,8 +15,9 @@ def add_parser(commands, name, summary):
         help=summary,
         description=(
             "synth -> prepare -> stage 1 (audio CNN) -> features (pretrained Kinetics I3D, "
-            "frozen) -> stage 2 (cross-attention, concatenation, audio only, visual only) -> "
-            "evaluate on unseen recordings -> export for TF Serving -> predict an unseen "
+            "frozen) -> stage 2 (cross-attention with and without modality dropout, concatenation, "
+            "audio only, visual only) -> evaluate on unseen recordings (also where the face or the "
+            "voice is missing) -> export for TF Serving -> predict an unseen "
             "recording with its plot. Resumable. The I3D weights are fetched once "
             "(`emokeras weights --get rgb_scratch`) and cached."
         ),

@@ -25,7 +25,7 @@ def add_parser(commands, name, summary):
             "recording_id,video,audio,labels,split (audio empty = the video's own "
             "track; labels = a per-frame CSV with `time` and one column per target, "
             "or empty when extra columns named after targets hold one value per "
-            "recording; optional columns video_frame_rate, face_side, group). Or a corpus "
+            "recording; optional columns video_frame_rate, face_side, group, face_marks). Or a corpus "
             "in its own layout: --corpus NAME ROOT (see `emokeras corpora`)."
         ),
         epilog=(
