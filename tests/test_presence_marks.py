@@ -219,13 +219,15 @@ def test_stretch_scores_equal_numpy_on_the_frames_of_each_stretch():
 
     rng = np.random.default_rng(0)
     results, presence = {}, {}
-    for name, frames in (("a", 200), ("b", 120)):
-        truth = rng.uniform(-1, 1, (frames, 2))
-        results[name] = (truth + rng.normal(0, 0.3, (frames, 2)), truth, np.ones((frames, 2), bool))
+    # With annotation delays a recording has fewer labelled frames than
+    # media frames ("b": 6 fewer): its first frames are scored.
+    for name, frames, delay in (("a", 200, 0), ("b", 120, 6)):
+        truth = rng.uniform(-1, 1, (frames - delay, 2))
+        results[name] = (truth + rng.normal(0, 0.3, truth.shape), truth, np.ones(truth.shape, bool))
         presence[name] = (rng.random(frames) > 0.3, rng.random(frames) > 0.3)
     scores = presence_scores(results, presence, ["valence", "arousal"])
-    visual = np.concatenate([presence[n][0] for n in results])
-    audio = np.concatenate([presence[n][1] for n in results])
+    visual = np.concatenate([presence["a"][0], presence["b"][0][:114]])
+    audio = np.concatenate([presence["a"][1], presence["b"][1][:114]])
     for stretch, where in (("complete", visual & audio), ("no_face", ~visual & audio), ("no_voice", visual & ~audio)):
         assert scores["frames"][stretch] == where.sum()
         for j, target in enumerate(["valence", "arousal"]):

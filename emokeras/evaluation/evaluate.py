@@ -57,8 +57,10 @@ def presence_scores(results, presence, targets):
     the voice silent), all recordings concatenated: `{"frames": {stretch:
     count}, target: {stretch: scores}}`; `presence` as `frame_presence`
     gives it. Frames with neither are counted (`"neither"`), not scored."""
-    visual = np.concatenate([presence[rid][0] for rid in results])
-    audio = np.concatenate([presence[rid][1] for rid in results])
+    # Annotation delays leave fewer labelled frames than media frames: the
+    # results cover the first ones.
+    visual = np.concatenate([presence[rid][0][: len(row[0])] for rid, row in results.items()])
+    audio = np.concatenate([presence[rid][1][: len(row[0])] for rid, row in results.items()])
     stretches = {name: (visual == face) & (audio == voice) for name, (face, voice) in PRESENCE_STRETCHES.items()}
     report = {"frames": {name: int(where.sum()) for name, where in stretches.items()}}
     report["frames"]["neither"] = int((~visual & ~audio).sum())
