@@ -31,11 +31,11 @@ def predict_video(
     predictions covering it. A model trained with `modality_dropout` is
     given each clip's presence marks (`emokeras.data.modality_marks`: the
     detector's faces, the sound level), and its frames in clips with
-    neither the face nor the voice are NaN: not predicted. A unimodal model reads one modality: an
-    `audio_only` model takes an audio file (frames are then the audio's
-    25 fps clock), a `visual_only` model a video without sound or a folder
-    of images; a model given a recording without a modality it reads is
-    refused with the options.
+    neither the face nor the voice are NaN: not predicted. A unimodal
+    model reads one modality: an `audio_only` model takes an audio file
+    (frames are then the audio's 25 fps clock), a `visual_only` model a
+    video without sound or a folder of images; a model given a recording
+    without a modality it reads is refused with the options.
 
     Args:
         video: the video file, a folder of image frames (with
