@@ -282,6 +282,15 @@ def test_rerun_of_a_finished_run_and_a_changed_config(tiny_corpus, tmp_path):
                     assert report[which][target][recording][name] == pytest.approx(scores[name], abs=1e-4)
     assert report["postprocessing"]["fitted_on"] == "dev"
     assert "| **all** |" in (tmp_path / "eval" / "evaluation.md").read_text()
+    # Scored apart where the face or the voice is missing, the same frames
+    # both routes (the tiny corpus hides both in its test recording).
+    frames = report["by_presence"]["frames"]
+    assert frames == trained["by_presence"]["frames"] and frames["no_face"] and frames["no_voice"]
+    for target in ("valence", "arousal"):
+        for stretch, scores in trained["by_presence"][target].items():
+            assert report["by_presence"][target][stretch]["ccc"] == pytest.approx(scores["ccc"], abs=1e-4)
+    assert sum(frames[s] for s in ("complete", "no_face", "no_voice")) == report["raw"]["valence"]["all"]["frames"]
+    assert "| no face |" in (tmp_path / "eval" / "evaluation.md").read_text()
     # Without the delays the labels are misaligned: other frames, other numbers.
     with pytest.warns(UserWarning, match="label_delays=0 overrides"):
         main(
