@@ -56,15 +56,21 @@ def test_numpy_and_in_graph_marks_follow_the_stated_rule(valid):
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
-    from emokeras.data import prepare_recordings
-    from emokeras.data import read_manifest
     from emokeras.data.synthetic_corpus import write_synthetic_corpus
 
     root = tmp_path_factory.mktemp("marks")
     manifest = write_synthetic_corpus(root / "synth", recordings=RECORDINGS, seconds=SECONDS, seed=2, image_size=32)
-    report = prepare_recordings(
+    return root, _prepare(manifest, root / "prepared")
+
+
+def _prepare(manifest, out):
+    """The synthetic corpus prepared as it is: 32 px crops taken as they are."""
+    from emokeras.data import prepare_recordings
+    from emokeras.data import read_manifest
+
+    return prepare_recordings(
         read_manifest(manifest),
-        root / "prepared",
+        out,
         frame_rate=25,
         sample_rate=16000,
         image_size=32,
@@ -72,7 +78,6 @@ def prepared(tmp_path_factory):
         workers=1,
         progress=False,
     )
-    return root, report
 
 
 def _shard(root, recording_id):
@@ -192,8 +197,6 @@ def test_shards_and_caches_from_before_the_marks_read_as_complete(tmp_path):
 
 def test_face_marks_that_stop_early_are_refused_naming_the_file(tmp_path):
     from emokeras.data import PrepareError
-    from emokeras.data import prepare_recordings
-    from emokeras.data import read_manifest
     from emokeras.data.synthetic_corpus import write_synthetic_corpus
 
     manifest = write_synthetic_corpus(tmp_path / "synth", recordings=1, seconds=2.0, image_size=32)
@@ -201,16 +204,7 @@ def test_face_marks_that_stop_early_are_refused_naming_the_file(tmp_path):
     lines = marks.read_text().splitlines()
     marks.write_text("\n".join(lines[:26]) + "\n")  # one second of marks
     with pytest.raises(PrepareError, match="rec_000_face.csv: the face marks end at 1.00 s"):
-        prepare_recordings(
-            read_manifest(manifest),
-            tmp_path / "prepared",
-            frame_rate=25,
-            sample_rate=16000,
-            image_size=32,
-            face_crop=False,
-            workers=1,
-            progress=False,
-        )
+        _prepare(manifest, tmp_path / "prepared")
 
 
 def test_stretch_scores_equal_numpy_on_the_frames_of_each_stretch():
