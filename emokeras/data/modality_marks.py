@@ -48,6 +48,15 @@ def voice_there(level_dbfs):
     return level_dbfs is not None and level_dbfs >= VOICE_THRESHOLD_DBFS
 
 
+def without_missing_clips(values, visual_present, audio_present):
+    """Clip values `(batch, L, ...)` with NaN where a clip has neither the
+    face nor the voice: a model trained with `modality_dropout` masks such a
+    clip, so its value is not a prediction."""
+    either = (np.asarray(visual_present) > 0) | (np.asarray(audio_present) > 0)
+    values = np.asarray(values)
+    return np.where(either.reshape(either.shape + (1,) * (values.ndim - either.ndim)), values, np.nan)
+
+
 def clip_presence(face_flags, audio, frames_per_clip, valid_frames=None):
     """Per-clip marks of a window (or a whole recording on its clip grid),
     in NumPy: `(visual_present, audio_present)`, int32 `(clips,)`.

@@ -11,6 +11,7 @@ from emokeras.data.dataset import shard_files
 from emokeras.data.finite_inputs import check_finite_inputs
 from emokeras.data.label_processing import process_labels
 from emokeras.data.modality_marks import clip_presence
+from emokeras.data.modality_marks import without_missing_clips
 
 
 def frame_labels(data_dir, split, windows, median_width=1):
@@ -84,8 +85,7 @@ def frame_predictions(predict_batch, dataset, targets, frame_counts, windows, mi
         outputs = predict_batch(inputs)
         clip_values = np.stack([np.asarray(outputs[t]) for t in targets], axis=-1)
         if missing_as_nan:
-            present = np.asarray(info["presence"]["visual_present"]) | np.asarray(info["presence"]["audio_present"])
-            clip_values = np.where(present[..., None] > 0, clip_values, np.nan)
+            clip_values = without_missing_clips(clip_values, **info["presence"])
         for row, (rid, start) in enumerate(zip(info["recording_id"].numpy(), info["start_frame"].numpy())):
             starts[rid.decode()].append(int(start))
             values[rid.decode()].append(clip_values[row])

@@ -62,6 +62,7 @@ def predict_video(
     from emokeras.data import iter_video_frames
     from emokeras.data import load_audio
     from emokeras.data.modality_marks import clip_presence
+    from emokeras.data.modality_marks import without_missing_clips
     from emokeras.models.av_emotion_regressor import geometry_of_contract
     from emokeras.models.av_emotion_regressor import training_settings
     from emokeras.models.av_fusion_regressor import PRESENCE_INPUTS
@@ -97,10 +98,9 @@ def predict_video(
         batch = {name: np.stack([item[name] for item in pending]) for name in names}
         batch["valid_frames"] = np.array([item["valid_frames"] for item in pending], np.int32)
         for target, values in predictor(batch).items():
-            values = np.asarray(values)
-            if marked:  # neither modality: masked by the model, not a prediction
-                values = np.where(batch["visual_present"] | batch["audio_present"], values, np.nan)
-            outputs[target].append(values)
+            if marked:
+                values = without_missing_clips(values, batch["visual_present"], batch["audio_present"])
+            outputs[target].append(np.asarray(values))
         starts.extend(item["start"] for item in pending)
         pending.clear()
 
