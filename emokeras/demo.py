@@ -1,11 +1,10 @@
 """`emokeras demo`: the whole method on the built-in synthetic corpus.
 
 synth -> prepare -> stage 1 (audio CNN) -> cached features (pretrained
-Kinetics I3D, frozen) -> stage 2 (fusion) for cross-attention (and
-cross-attention with modality dropout), concatenation, audio only and
+Kinetics I3D, frozen) -> stage 2 (fusion) for cross-attention,
+concatenation (and concatenation with modality dropout), audio only and
 visual only -> evaluate on unseen recordings (also where the face or the
-voice is missing)
--> export for TF Serving -> predict an unseen recording with its plot.
+voice is missing) -> export for TF Serving -> predict an unseen recording with its plot.
 Every step is resumable: a rerun skips what is finished.
 """
 
@@ -13,7 +12,7 @@ import dataclasses
 import pathlib
 import time
 
-DEMO_ROWS = ("i3d_cross_attention", "i3d_cross_attention_dropout", "i3d_concat", "audio_only", "visual_only")
+DEMO_ROWS = ("i3d_cross_attention", "i3d_concat", "i3d_concat_dropout", "audio_only", "visual_only")
 
 
 def run_demo(

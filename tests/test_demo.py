@@ -65,12 +65,12 @@ def test_demo_runs_every_step_on_a_short_corpus(tmp_path, weights_cache):
         "i3d_cross_attention",
         "audio_only",
         "visual_only",
-        "i3d_cross_attention_dropout",
+        "i3d_concat_dropout",
     ]
     # Scored apart where the synthetic corpus hides the face or silences the
     # voice, from the test frames' marks (the same counts for every row).
     stretches = (out / "runs" / "stretches.md").read_text()
-    assert "| I3D + cross-attention + modality dropout |" in stretches and "valence no face" in stretches
+    assert "| I3D + concatenation + modality dropout |" in stretches and "valence no face" in stretches
     counts = {(r["frames_complete"], r["frames_no_face"], r["frames_no_voice"]) for r in rows}
     assert len(counts) == 1 and sum(map(int, counts.pop())) > 0
     for row in rows:

@@ -15,6 +15,7 @@ MODULES = [
     "emokeras.layers.window_padding",
     "emokeras.layers.clip_mask",
     "emokeras.layers.missing_modalities",
+    "emokeras.layers.presence_routing",
     "emokeras.backbones.conv_bn_relu",
     "emokeras.backbones.inception_module",
     "emokeras.backbones.i3d",

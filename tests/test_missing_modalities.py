@@ -1,6 +1,7 @@
-"""A modality that is not there: per-clip presence marks, a learned
-placeholder in place of the absent features, clips with neither masked,
-modality dropout in training, and the marks a live stream feeds."""
+"""A modality that is not there: per-clip presence marks, the absent
+features filled in from the window's other clips (or a learned
+placeholder), a head per case, clips with neither masked, modality dropout
+in training, and the marks a live stream feeds."""
 
 import numpy as np
 import pytest
@@ -25,8 +26,54 @@ def _features(seed=0):
     return {name: rng.normal(size=(2, 4, 8)).astype("float32") for name in ("visual_features", "audio_features")}
 
 
+def _numpy_fill(features, sources, there, placeholder, reach):
+    """The fill rule written out clip by clip: an absent clip takes the
+    average of the source clips weighted by exp(-distance / reach), or the
+    placeholder when there is none (or reach is 0)."""
+    filled = features.astype(np.float64).copy()
+    for b in range(features.shape[0]):
+        for j in range(features.shape[1]):
+            if there[b, j]:
+                continue
+            weights = np.array(
+                [np.exp(-abs(i - j) / reach) if reach and sources[b, i] else 0.0 for i in range(features.shape[1])]
+            )
+            filled[b, j] = weights @ features[b] / weights.sum() if weights.sum() else placeholder
+    return filled
+
+
+@pytest.mark.parametrize("reach", (1.0, 2.5, 0.0))
+def test_an_absent_modality_is_filled_from_the_clips_that_have_it(reach):
+    from emokeras.layers import MissingModalities
+
+    rng = np.random.default_rng(int(reach * 10))
+    layer = MissingModalities(visual_dim=3, audio_dim=2, fill_reach=reach)
+    visual = rng.normal(size=(4, 6, 3)).astype("float32")
+    audio = rng.normal(size=(4, 6, 2)).astype("float32")
+    visual_there = (rng.random((4, 6)) < 0.5).astype(np.int32)
+    visual_there[0] = 0  # a window without a face: placeholders
+    audio_there = np.where(visual_there == 0, 1, (rng.random((4, 6)) < 0.5)).astype(np.int32)
+    clip_mask = np.ones((4, 6), np.int32)
+    clip_mask[1, 4:] = 0  # padding never serves as a fill
+    visual_there[1, 4:] = audio_there[1, 4:] = 1
+    out_visual, out_audio, out_mask, presence = (
+        np.asarray(x) for x in layer(visual, audio, visual_there, audio_there, clip_mask)
+    )
+    real = clip_mask == 1
+    for name, features, there, placeholder, out in (
+        ("visual", visual, visual_there, layer.visual_placeholder, out_visual),
+        ("audio", audio, audio_there, layer.audio_placeholder, out_audio),
+    ):
+        expected = _numpy_fill(features, (there == 1) & real, there == 1, np.asarray(placeholder), reach)
+        np.testing.assert_allclose(out, expected, atol=1e-5, err_msg=name)
+    np.testing.assert_array_equal(presence, np.stack([visual_there, audio_there], -1))
+    np.testing.assert_array_equal(out_mask, clip_mask)
+
+
 @pytest.mark.parametrize("fusion", FUSIONS)
-def test_an_absent_modality_is_its_placeholder(fusion):
+def test_a_model_predicts_each_clip_with_the_head_for_what_it_has(fusion):
+    import keras
+
     head = _head(fusion)
     features = _features()
     marks = {"visual_present": np.ones((2, 4), np.int32), "audio_present": np.ones((2, 4), np.int32)}
@@ -37,19 +84,21 @@ def test_an_absent_modality_is_its_placeholder(fusion):
     marks["visual_present"][0, 1] = 0
     marks["audio_present"][1, 2] = 0
     absent = head.predict_on_batch({**features, **marks})
-    # Independently: the same model with the placeholders written in.
-    layer = head.get_layer("missing_modalities")
-    written = {name: value.copy() for name, value in features.items()}
-    written["visual_features"][0, 1] = np.asarray(layer.visual_placeholder)
-    written["audio_features"][1, 2] = np.asarray(layer.audio_placeholder)
-    for target, values in head.predict_on_batch(written).items():
-        np.testing.assert_allclose(absent[target], values, atol=1e-6)
+    assert not np.allclose(absent["valence"], head.predict_on_batch(features)["valence"])
     # What an absent modality's features hold does not matter.
     noise = {name: value.copy() for name, value in features.items()}
     noise["visual_features"][0, 1] = 100.0
     noise["audio_features"][1, 2] = -100.0
     np.testing.assert_array_equal(absent["valence"], head.predict_on_batch({**noise, **marks})["valence"])
-    assert not np.allclose(absent["valence"], head.predict_on_batch(features)["valence"])
+    # Each clip's value is its case's head's.
+    cases = keras.Model(
+        head.inputs, {case: head.get_layer(f"valence_{case}").output for case in ("both", "face_only", "voice_only")}
+    ).predict_on_batch({**features, **marks, "clip_mask": np.ones((2, 4), np.int32)})
+    expected = cases["both"].copy()
+    expected[0, 1] = cases["voice_only"][0, 1]
+    expected[1, 2] = cases["face_only"][1, 2]
+    np.testing.assert_allclose(absent["valence"], expected, atol=1e-6)
+    assert not np.allclose(cases["voice_only"], cases["both"])
 
 
 @pytest.mark.parametrize("fusion", ("cross_attention", "lstm", "self_attention"))
@@ -72,18 +121,17 @@ def test_modality_dropout_hides_one_modality_of_a_share_of_clips_never_both():
     ones = np.ones((400, 50, 1), np.float32)
     visual_there = np.ones((400, 50), np.int32)
     visual_there[:, :10] = 0  # no face on these clips: their voice is never hidden
-    visual, audio, mask = (np.asarray(x) for x in layer(ones, ones, visual_there, None, None, training=True))
-    placeholder_v, placeholder_a = np.asarray(layer.visual_placeholder)[0], np.asarray(layer.audio_placeholder)[0]
-    hidden_visual = (visual[..., 0] == placeholder_v) & (visual_there == 1)
-    hidden_audio = audio[..., 0] == placeholder_a
+    *_, mask, presence = (np.asarray(x) for x in layer(ones, ones, visual_there, None, None, training=True))
+    hidden_visual = (presence[..., 0] == 0) & (visual_there == 1)
+    hidden_audio = presence[..., 1] == 0
     assert not (hidden_visual & hidden_audio).any()
     assert not hidden_audio[:, :10].any()
     assert hidden_visual[:, 10:].mean() == pytest.approx(0.2, abs=0.01)
     assert hidden_audio[:, 10:].mean() == pytest.approx(0.2, abs=0.01)
     assert mask.min() == 1  # dropout never makes a clip "neither"
     # Not in inference.
-    visual, audio, _ = (np.asarray(x) for x in layer(ones, ones, None, None, None, training=False))
-    assert (visual == 1).all() and (audio == 1).all()
+    *_, presence = (np.asarray(x) for x in layer(ones, ones, None, None, None, training=False))
+    assert (presence == 1).all()
 
 
 def test_models_without_modality_dropout_are_as_before_and_unimodal_ones_refuse_it(tmp_path):

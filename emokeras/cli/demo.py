@@ -15,7 +15,7 @@ def add_parser(commands, name, summary):
         help=summary,
         description=(
             "synth -> prepare -> stage 1 (audio CNN) -> features (pretrained Kinetics I3D, "
-            "frozen) -> stage 2 (cross-attention with and without modality dropout, concatenation, "
+            "frozen) -> stage 2 (cross-attention, concatenation with and without modality dropout, "
             "audio only, visual only) -> evaluate on unseen recordings (also where the face or the "
             "voice is missing) -> export for TF Serving -> predict an unseen "
             "recording with its plot. Resumable. The I3D weights are fetched once "

@@ -5,11 +5,18 @@ from keras import ops
 @keras.saving.register_keras_serializable(package="emokeras")
 class MissingModalities(keras.layers.Layer):
     """Per-clip features of a modality that is not there (no face found, no
-    voice) replaced by a learned placeholder, so that the fusion leans on the
-    other modality instead of on a stale crop or on silence; and, in
-    training, one modality of a share of the clips hidden at random
-    (modality dropout), which teaches the placeholders and the fusion to
+    voice) filled in from the clips of the same window where it is there,
+    and marks of what was filled, so that the fusion leans on what is
+    really seen and heard; in training, one modality of a share of the
+    clips hidden at random (modality dropout), which teaches the model to
     cope.
+
+    An absent clip's features become the average of that modality's present
+    clips in the window, weighted by `exp(-distance / fill_reach)` (distance
+    in clips): the nearest dominate, as the emotion a face or a voice shows
+    changes slowly. Where the window has no present clip of the modality (or
+    `fill_reach=0`), a learned placeholder stands in. The returned
+    `presence` marks tell the model which features are real.
 
     A clip with neither modality is dropped from the clip mask (as padding
     is): the fusions that mix clips ignore it, and its output is not a
@@ -20,6 +27,9 @@ class MissingModalities(keras.layers.Layer):
         audio_dim: audio feature size.
         dropout_rate: share of clips that lose one modality in training,
             half of them the face and half the voice.
+        fill_reach: the distance, in clips, over which a present clip's
+            weight in a fill falls by a factor e; 0 fills with the
+            placeholders only.
         seed: seed of the dropout.
         **kwargs: base layer arguments.
 
@@ -29,31 +39,39 @@ class MissingModalities(keras.layers.Layer):
         visual_present: `(batch, L)` 1 where the face is there, or `None`
             (all there).
         audio_present: `(batch, L)` likewise for the voice.
-        clip_mask: `(batch, L)` 1 for real clips, or `None`.
+        clip_mask: `(batch, L)` 1 for real clips, or `None`. Padding clips
+            never serve as a fill.
         training: apply the dropout.
 
     Returns:
-        `(visual, audio, clip_mask)`: the features with placeholders, and the
-        clip mask without the clips that have neither modality (`None` when
-        no mask and no marks were given).
+        `(visual, audio, clip_mask, presence)`: the features with the fills,
+        the clip mask without the clips that have neither modality (`None`
+        when no mask and no marks were given, and no dropout), and float32
+        `(batch, L, 2)` marks of the real face and voice after the dropout
+        (ones when nothing was given).
 
     Example:
 
-    >>> layer = MissingModalities(visual_dim=4, audio_dim=3)
-    >>> visual, audio = keras.ops.ones((1, 2, 4)), keras.ops.ones((1, 2, 3))
-    >>> _, _, mask = layer(visual, audio, keras.ops.convert_to_tensor([[1, 0]]),
-    ...                    keras.ops.convert_to_tensor([[1, 0]]), None)
-    >>> keras.ops.convert_to_numpy(mask).tolist()
-    [[1, 0]]
+    >>> layer = MissingModalities(visual_dim=1, audio_dim=1)
+    >>> visual = keras.ops.convert_to_tensor([[[1.0], [3.0], [5.0]]])
+    >>> face, voice = keras.ops.array([[1, 0, 1]]), keras.ops.array([[1, 1, 0]])
+    >>> filled, _, mask, presence = layer(visual, visual, face, voice, None)
+    >>> [round(float(x), 4) for x in keras.ops.convert_to_numpy(filled)[0, :, 0]]
+    [1.0, 3.0, 5.0]
+    >>> keras.ops.convert_to_numpy(presence)[0].tolist()
+    [[1.0, 1.0], [0.0, 1.0], [1.0, 0.0]]
     """
 
-    def __init__(self, visual_dim, audio_dim, dropout_rate=0.0, seed=None, **kwargs):
+    def __init__(self, visual_dim, audio_dim, dropout_rate=0.0, fill_reach=1.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= dropout_rate < 1.0:
             raise ValueError(f"dropout_rate must be in [0, 1). Received: dropout_rate={dropout_rate!r}")
         self.visual_dim = int(visual_dim)
         self.audio_dim = int(audio_dim)
+        if fill_reach < 0:
+            raise ValueError(f"fill_reach must be >= 0 (clips). Received: fill_reach={fill_reach!r}")
         self.dropout_rate = float(dropout_rate)
+        self.fill_reach = float(fill_reach)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.visual_placeholder = self.add_weight(
@@ -64,9 +82,9 @@ class MissingModalities(keras.layers.Layer):
         )
 
     def call(self, visual, audio, visual_present=None, audio_present=None, clip_mask=None, training=None):
-        if visual_present is None and audio_present is None and not (training and self.dropout_rate):
-            return visual, audio, clip_mask
         clips_shape = ops.shape(visual)[:2]
+        if visual_present is None and audio_present is None and not (training and self.dropout_rate):
+            return visual, audio, clip_mask, ops.ones((*clips_shape, 2), "float32")
         visual_there = _present(visual_present, clips_shape)
         audio_there = _present(audio_present, clips_shape)
         # Neither modality: not a clip to predict (before dropout, which
@@ -81,14 +99,33 @@ class MissingModalities(keras.layers.Layer):
             )
             visual_there = ops.logical_and(visual_there, ops.logical_not(hide_visual))
             audio_there = ops.logical_and(audio_there, ops.logical_not(hide_audio))
-        placeholder = ops.cast(self.visual_placeholder, visual.dtype)
-        visual = ops.where(visual_there[..., None], visual, placeholder)
-        placeholder = ops.cast(self.audio_placeholder, audio.dtype)
-        audio = ops.where(audio_there[..., None], audio, placeholder)
-        return visual, audio, clip_mask
+        real = ops.cast(clip_mask, "int32") > 0
+        visual = self._fill(visual, ops.logical_and(visual_there, real), visual_there, self.visual_placeholder)
+        audio = self._fill(audio, ops.logical_and(audio_there, real), audio_there, self.audio_placeholder)
+        presence = ops.cast(ops.stack([visual_there, audio_there], axis=-1), "float32")
+        return visual, audio, clip_mask, presence
+
+    def _fill(self, features, sources, there, placeholder):
+        """`features` where `there`, else the closeness-weighted average of
+        the `sources` clips, else the placeholder."""
+        placeholder = ops.cast(placeholder, "float32")[None, None]
+        if self.fill_reach:
+            positions = ops.cast(ops.arange(ops.shape(features)[1]), "float32")
+            closeness = ops.exp(-ops.abs(positions[:, None] - positions[None, :]) / self.fill_reach)
+            # weights[b, i, j]: how much source clip i gives to clip j.
+            weights = closeness[None] * ops.cast(sources, "float32")[:, :, None]
+            total = ops.sum(weights, axis=1)
+            average = ops.einsum("bij,bik->bjk", weights, ops.cast(features, "float32"))
+            average = average / ops.maximum(total, 1e-30)[..., None]
+            # A far source's weight can underflow to 0: then the placeholder.
+            fill = ops.where((total > 0)[..., None], average, placeholder)
+        else:
+            fill = ops.broadcast_to(placeholder, ops.shape(features))
+        return ops.where(there[..., None], features, ops.cast(fill, features.dtype))
 
     def compute_output_shape(self, visual_shape, audio_shape, *args, **kwargs):
-        return visual_shape, audio_shape, tuple(visual_shape[:2])
+        clips_shape = tuple(visual_shape[:2])
+        return visual_shape, audio_shape, clips_shape, clips_shape + (2,)
 
     def get_config(self):
         config = super().get_config()
@@ -97,6 +134,7 @@ class MissingModalities(keras.layers.Layer):
                 "visual_dim": self.visual_dim,
                 "audio_dim": self.audio_dim,
                 "dropout_rate": self.dropout_rate,
+                "fill_reach": self.fill_reach,
                 "seed": self.seed,
             }
         )

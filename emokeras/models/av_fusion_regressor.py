@@ -3,6 +3,7 @@ import keras
 from emokeras.choices import FUSIONS
 from emokeras.layers.cross_attention import CrossAttention
 from emokeras.layers.missing_modalities import MissingModalities
+from emokeras.layers.presence_routing import PresenceRouting
 from emokeras.layers.self_attention import SelfAttention
 from emokeras.models.optional_inputs import with_optional_inputs
 
@@ -77,9 +78,13 @@ class AVFusionRegressor(keras.Model):
         lstm_units: LSTM size for `fusion="lstm"`.
         modality_dropout: above 0 (fusions of both modalities), the model
             also takes `"visual_present"` / `"audio_present"` marks per clip:
-            an absent modality's features become a learned placeholder, a
-            clip with neither is masked, and in training this share of the
-            clips loses one modality at random (`MissingModalities`).
+            an absent modality's features are filled in from the window's
+            clips that have it (`MissingModalities`), the fused features
+            carry the marks, each target has three heads (both modalities,
+            face only, voice only) and each clip is predicted by the one
+            for what it has (`PresenceRouting`); a clip with neither is
+            masked, and in training this share of the clips loses one
+            modality at random.
         **kwargs: `name`, `trainable`.
 
     Call arguments:
@@ -140,7 +145,7 @@ class AVFusionRegressor(keras.Model):
             for name in PRESENCE_INPUTS:
                 inputs[name] = keras.Input((clips,), dtype="int32", name=name, optional=True)
             missing = MissingModalities(visual_dim, audio_dim, dropout_rate=modality_dropout, name="missing_modalities")
-            features["visual_features"], features["audio_features"], clip_mask = missing(
+            features["visual_features"], features["audio_features"], clip_mask, presence = missing(
                 features["visual_features"],
                 features["audio_features"],
                 inputs["visual_present"],
@@ -152,10 +157,18 @@ class AVFusionRegressor(keras.Model):
                 key: keras.layers.UnitNormalization(axis=-1, name=f"{key}_l2")(x) for key, x in features.items()
             }
         fused = _fuse(fusion, features, lstm_units, clip_mask)
-        outputs = {
-            target: _regression_head(fused, target, ranges[target], clips, head_units, dropout_rate)
-            for target in targets
-        }
+        if modality_dropout:
+            # The heads see which features are real and which filled in.
+            fused = keras.layers.Concatenate(name="fused_with_presence")([fused, presence])
+            outputs = {
+                target: _routed_heads(fused, presence, target, ranges[target], clips, head_units, dropout_rate)
+                for target in targets
+            }
+        else:
+            outputs = {
+                target: _regression_head(fused, target, ranges[target], clips, head_units, dropout_rate)
+                for target in targets
+            }
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.fusion = fusion
         self.targets = targets
@@ -236,9 +249,19 @@ def _fuse(fusion, features, lstm_units, clip_mask):
     return SelfAttention(name="self_attention")(concatenated, mask=clip_mask)
 
 
+def _routed_heads(fused, presence, target, value_range, clips, head_units, dropout_rate):
+    """A head per case (both modalities, face only, voice only), each clip
+    predicted by its case's head; float32 output named after the target."""
+    heads = [
+        _regression_head(fused, f"{target}_{case}", value_range, clips, head_units, dropout_rate)
+        for case in ("both", "face_only", "voice_only")
+    ]
+    return PresenceRouting(name=target, dtype="float32")(*heads, presence)
+
+
 def _regression_head(x, target, value_range, clips, head_units, dropout_rate):
     """Dropout -> Dense tanh ... -> Dense(1, tanh) per clip, mapped onto
-    `value_range`, float32 output named after the target."""
+    `value_range`, float32 output named `target`."""
     x = keras.layers.Dropout(dropout_rate, name=f"{target}_dropout")(x)
     for index, units in enumerate(head_units, start=1):
         x = keras.layers.Dense(units, activation="tanh", name=f"{target}_dense_{index}")(x)
