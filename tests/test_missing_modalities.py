@@ -1,7 +1,8 @@
 """A modality that is not there: per-clip presence marks, the absent
 features filled in from the window's other clips (or a learned
 placeholder), a head per case, clips with neither masked, modality dropout
-in training, and the marks a live stream feeds."""
+in the training data, the loss per case, and the marks a live stream
+feeds."""
 
 import numpy as np
 import pytest
@@ -11,14 +12,14 @@ from tests.tiny import TINY_AV
 FUSIONS = ("cross_attention", "concat", "lstm", "self_attention")
 
 
-def _head(fusion, modality_dropout=0.3):
+def _head(fusion):
     import keras
 
     from emokeras.models import AVFusionRegressor
 
     keras.utils.set_random_seed(0)
     sizes = dict(clips=4, visual_dim=8, audio_dim=8, head_units=(8,), lstm_units=4)
-    return AVFusionRegressor(fusion=fusion, modality_dropout=modality_dropout, **sizes)
+    return AVFusionRegressor(fusion=fusion, presence_marks=True, **sizes)
 
 
 def _features(seed=0):
@@ -114,27 +115,97 @@ def test_a_clip_with_neither_modality_is_masked_like_padding(fusion):
     np.testing.assert_allclose(neither[:, :3], padded[:, :3], atol=1e-6)
 
 
+def _marked_windows(windows=2000, clips=10):
+    import tensorflow as tf
+
+    visual_there = np.ones((windows, clips), np.int32)
+    visual_there[:, :3] = 0  # no face on these clips: their voice is never hidden
+    audio_there = np.ones((windows, clips), np.int32)
+    audio_there[:, 3] = 0  # no voice here: the face is never hidden
+    inputs = {"visual_present": visual_there, "audio_present": audio_there, "other": np.arange(windows)}
+    labels = {"valence": np.random.default_rng(0).normal(size=(windows, clips)).astype("float32")}
+    return tf.data.Dataset.from_tensor_slices((inputs, labels, labels)), visual_there, audio_there
+
+
 def test_modality_dropout_hides_one_modality_of_a_share_of_clips_never_both():
-    from emokeras.layers import MissingModalities
+    from emokeras.data.modality_marks import with_modality_dropout
 
-    layer = MissingModalities(visual_dim=1, audio_dim=1, dropout_rate=0.4, seed=3)
-    ones = np.ones((400, 50, 1), np.float32)
-    visual_there = np.ones((400, 50), np.int32)
-    visual_there[:, :10] = 0  # no face on these clips: their voice is never hidden
-    *_, mask, presence = (np.asarray(x) for x in layer(ones, ones, visual_there, None, None, training=True))
-    hidden_visual = (presence[..., 0] == 0) & (visual_there == 1)
-    hidden_audio = presence[..., 1] == 0
-    assert not (hidden_visual & hidden_audio).any()
-    assert not hidden_audio[:, :10].any()
-    assert hidden_visual[:, 10:].mean() == pytest.approx(0.2, abs=0.01)
-    assert hidden_audio[:, 10:].mean() == pytest.approx(0.2, abs=0.01)
-    assert mask.min() == 1  # dropout never makes a clip "neither"
-    # Not in inference.
-    *_, presence = (np.asarray(x) for x in layer(ones, ones, None, None, None, training=False))
-    assert (presence == 1).all()
+    windows, visual_there, audio_there = _marked_windows()
+    dropped = with_modality_dropout(windows, 0.4, seed=3, reshuffle_each_iteration=False)
+    hidden = list(dropped.as_numpy_iterator())
+    face = np.stack([inputs["visual_present"] for inputs, _, _ in hidden])
+    voice = np.stack([inputs["audio_present"] for inputs, _, _ in hidden])
+    hidden_face = (face == 0) & (visual_there == 1)
+    hidden_voice = (voice == 0) & (audio_there == 1)
+    assert not (hidden_face & hidden_voice).any()
+    assert not hidden_voice[:, :3].any() and not hidden_face[:, 3].any()
+    assert ((face == 1) | (voice == 1)).all()  # never a clip with neither
+    assert hidden_face[:, 4:].mean() == pytest.approx(0.2, abs=0.01)
+    assert hidden_voice[:, 4:].mean() == pytest.approx(0.2, abs=0.01)
+    # Everything else as it was, in order; the draws fixed by the seed.
+    for index, (inputs, labels, weights) in enumerate(hidden[:5]):
+        assert inputs["other"] == index
+        np.testing.assert_array_equal(labels["valence"], weights["valence"])
+
+    def faces(dataset):
+        return np.stack([inputs["visual_present"] for inputs, _, _ in dataset.as_numpy_iterator()])
+
+    np.testing.assert_array_equal(faces(dropped), face)
+    assert (faces(with_modality_dropout(windows, 0.4, seed=4)) != face).mean() > 0.1
+    with pytest.raises(ValueError, match="presence_marks=True"):
+        with_modality_dropout(windows.map(lambda inputs, *rest: ({"other": inputs["other"]}, *rest)), 0.4, seed=3)
 
 
-def test_models_without_modality_dropout_are_as_before_and_unimodal_ones_refuse_it(tmp_path):
+def _numpy_ccc(truth, prediction, weights):
+    if weights.sum() == 0:
+        return 0.0
+    mean_t, mean_p = np.average(truth, weights=weights), np.average(prediction, weights=weights)
+    var_t = np.average((truth - mean_t) ** 2, weights=weights)
+    var_p = np.average((prediction - mean_p) ** 2, weights=weights)
+    cov = np.average((truth - mean_t) * (prediction - mean_p), weights=weights)
+    return 2 * cov / (var_t + var_p + (mean_t - mean_p) ** 2)
+
+
+@pytest.mark.parametrize("fusion", ("concat", "cross_attention"))
+def test_the_training_loss_scores_each_case_apart(fusion):
+    """One CCC per case (both, face only, voice only) weighted by the case's
+    share of the weighted clips, per target, summed: against NumPy; clips
+    with neither modality count in no case. Without marks: the plain loss."""
+    import keras
+
+    from emokeras.losses import ConcordanceCorrelationLoss
+
+    head = _head(fusion)
+    head.compile(loss={t: ConcordanceCorrelationLoss() for t in ("valence", "arousal")})
+    rng = np.random.default_rng(7)
+    x = {**_features(2), "clip_mask": np.ones((2, 4), np.int32)}
+    x["visual_present"] = np.array([[1, 0, 1, 1], [1, 1, 0, 0]], np.int32)
+    x["audio_present"] = np.array([[1, 1, 0, 1], [0, 1, 1, 0]], np.int32)
+    y = {t: rng.uniform(-1, 1, (2, 4)).astype("float32") for t in ("valence", "arousal")}
+    weights = {t: np.array([[1, 1, 0.5, 1], [1, 0, 1, 1]], np.float32) for t in y}
+    y_pred = head(x, training=False)
+    loss = float(head.compute_loss(x, y, y_pred, weights, training=False))
+
+    face, voice = x["visual_present"] == 1, x["audio_present"] == 1
+    cases = (face & voice, face & ~voice, ~face & voice)
+    expected = 0.0
+    for target in y:
+        prediction = keras.ops.convert_to_numpy(y_pred[target]).ravel()
+        counts = [float((weights[target] * case).sum()) for case in cases]
+        for case, count in zip(cases, counts):
+            ccc = _numpy_ccc(y[target].ravel(), prediction, (weights[target] * case).ravel())
+            expected += count / sum(counts) * (1 - ccc)
+    assert loss == pytest.approx(expected, abs=1e-5)
+
+    plain = {name: value for name, value in x.items() if not name.endswith("_present")}
+    y_plain = head(plain, training=False)
+    whole = sum(
+        1 - _numpy_ccc(y[t].ravel(), keras.ops.convert_to_numpy(y_plain[t]).ravel(), weights[t].ravel()) for t in y
+    )
+    assert float(head.compute_loss(plain, y, y_plain, weights, training=False)) == pytest.approx(whole, abs=1e-5)
+
+
+def test_models_without_presence_marks_are_as_before_and_unimodal_ones_refuse_them(tmp_path):
     import keras
 
     from emokeras.models import AVEmotionRegressor
@@ -147,15 +218,15 @@ def test_models_without_modality_dropout_are_as_before_and_unimodal_ones_refuse_
     assert not [layer for layer in plain.fusion_regressor.layers if layer.name == "missing_modalities"]
     # A config written before the argument existed loads.
     config = plain.fusion_regressor.get_config()
-    config.pop("modality_dropout")
-    assert AVFusionRegressor.from_config(config).modality_dropout == 0.0
-    with pytest.raises(ValueError, match="modality_dropout needs a fusion of both modalities"):
-        AVEmotionRegressor(**TINY_AV, fusion="audio_only", modality_dropout=0.2)
+    config.pop("presence_marks")
+    assert AVFusionRegressor.from_config(config).presence_marks is False
+    with pytest.raises(ValueError, match="presence_marks needs a fusion of both modalities"):
+        AVEmotionRegressor(**TINY_AV, fusion="audio_only", presence_marks=True)
     with pytest.raises(ValueError, match="needs a fused model; fusion is 'visual_only'"):
         load_config(overrides={"fusion": "visual_only", "modality_dropout": 0.2})
 
     keras.utils.set_random_seed(1)
-    marked = AVEmotionRegressor(**TINY_AV, modality_dropout=0.3)
+    marked = AVEmotionRegressor(**TINY_AV, presence_marks=True)
     assert marked.data_contract["presence_marks"] is True
     rng = np.random.default_rng(0)
     window = {
@@ -189,7 +260,7 @@ def test_a_stream_tells_the_model_which_modalities_each_clip_has(tmp_path):
     write_synthetic_corpus(tmp_path / "synth", recordings=2, seconds=8, seed=3, image_size=32)
     talk = sorted((tmp_path / "synth").glob("*.mp4"))[0]
     keras.utils.set_random_seed(4)
-    model = AVEmotionRegressor(**TINY_AV, modality_dropout=0.3, training_data={"face_crop": True, "last_window": "pad"})
+    model = AVEmotionRegressor(**TINY_AV, presence_marks=True, training_data={"face_crop": True, "last_window": "pad"})
     window = 16
     lines = list(stream_clip_predictions(str(talk), LocalPredictor(model), stride=window))
     missing = [line for line in lines if line.get("missing")]
@@ -217,11 +288,15 @@ def test_a_stream_tells_the_model_which_modalities_each_clip_has(tmp_path):
 
 
 def test_training_with_modality_dropout(tiny_corpus, tmp_path):
-    """`--set modality_dropout=...` trains the fused model with it (the
-    unimodal stage-1 models without), and the model takes marks."""
+    """`--set modality_dropout=...` trains a fused model that takes marks
+    on windows where that share of the clips lost one (the unimodal stage-1
+    models without)."""
+    import dataclasses
+
     from emokeras.saving import load_model
     from emokeras.training import load_config
     from emokeras.training import train
+    from emokeras.training import trainer
     from tests.tiny import TINY_RUN
 
     config = load_config(
@@ -234,11 +309,21 @@ def test_training_with_modality_dropout(tiny_corpus, tmp_path):
         }
     )
     model = load_model(train(config, progress=False), compile=False)
-    assert model.modality_dropout == 0.3 and model.data_contract["presence_marks"] is True
-    layer = model.fusion_regressor.get_layer("missing_modalities")
-    assert layer.dropout_rate == 0.3
+    assert model.presence_marks is True and model.data_contract["presence_marks"] is True
     stage1 = load_model(tmp_path / "run" / "stage1_audio" / "model.keras", compile=False)
-    assert stage1.modality_dropout == 0.0
+    assert stage1.presence_marks is False
+    # The stage-2 training windows lose marks (the same windows without
+    # the option: the marks the data has).
+    modalities = list(model.fusion_regressor.input)
+
+    def marks(run_config):
+        batches = trainer._windows(run_config, False, modalities, "train", "train", seed=0)
+        return np.stack([np.stack([i["visual_present"], i["audio_present"]], -1) for i, *_ in batches])
+
+    hidden, real = marks(config), marks(dataclasses.replace(config, modality_dropout=0.0))
+    assert (hidden <= real).all() and hidden.max(-1).min() == 1
+    lost = (hidden.min(-1) == 0)[real.min(-1) == 1]
+    assert 0.2 < lost.mean() < 0.4
 
 
 def _marked_model(**changes):
@@ -248,7 +333,7 @@ def _marked_model(**changes):
 
     keras.utils.set_random_seed(4)
     training_data = {"face_crop": True, "last_window": "pad"}
-    return AVEmotionRegressor(**{**TINY_AV, **changes}, modality_dropout=0.3, training_data=training_data)
+    return AVEmotionRegressor(**{**TINY_AV, **changes}, presence_marks=True, training_data=training_data)
 
 
 def test_exported_signatures_take_the_marks(tmp_path):

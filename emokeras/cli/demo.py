@@ -26,6 +26,9 @@ def add_parser(commands, name, summary):
     parser.add_argument("--out", help=f"output folder ({default('out')})")
     parser.add_argument("--recordings", type=int, help=default("recordings"))
     parser.add_argument("--seconds", type=float, help=f"length of each recording ({default('seconds')})")
+    parser.add_argument(
+        "--test-fraction", type=float, help=f"share of the recordings held out for testing ({default('test_fraction')})"
+    )
     parser.add_argument("--seed", type=int, help=default("seed"))
     parser.add_argument("--epochs", type=int, help="fusion-stage epochs (default: the demo preset)")
     parser.add_argument("--stage1-epochs", type=int, help="audio-stage epochs (default: the demo preset)")
@@ -37,7 +40,9 @@ def add_parser(commands, name, summary):
 def run(args):
     from emokeras.demo import run_demo
 
-    options = given(args, "out", "recordings", "seconds", "seed", "epochs", "stage1_epochs", "batch_size")
+    options = given(
+        args, "out", "recordings", "seconds", "test_fraction", "seed", "epochs", "stage1_epochs", "batch_size"
+    )
     try:
         run_demo(export=not args.no_export, **options)
     except RuntimeError as error:

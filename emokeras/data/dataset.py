@@ -6,6 +6,7 @@ from emokeras.data import shard_format
 from emokeras.data.label_processing import clip_targets
 from emokeras.data.label_processing import process_labels
 from emokeras.data.modality_marks import clip_presence_in_graph
+from emokeras.data.modality_marks import with_modality_dropout
 
 MODES = ("train", "eval")
 
@@ -75,6 +76,7 @@ def make_dataset(
     cycle_length=4,
     modalities=("video", "audio"),
     presence_marks=False,
+    modality_dropout=0.0,
     reshuffle_each_iteration=True,
 ):
     """Windows of prepared recordings for the audio-visual model, in-graph.
@@ -116,9 +118,13 @@ def make_dataset(
             audio-only model need not pay for decoding JPEG frames).
         presence_marks: also yield `"visual_present"` and `"audio_present"`,
             int32 `(batch, L)`: whether each clip shows the face and holds
-            a voice (`emokeras.data.modality_marks`), for a model trained
-            with `modality_dropout`. Evaluation reads them in its info
+            a voice (`emokeras.data.modality_marks`), for a model built
+            with `presence_marks`. Evaluation reads them in its info
             (`"presence"`) either way.
+        modality_dropout: in `"train"` mode with `presence_marks`, the
+            share of clips whose face or voice mark is turned off at random
+            (`modality_marks.with_modality_dropout`), to train such a model
+            for the clips where one is really missing.
         reshuffle_each_iteration: another order and other window offsets
             each time the dataset is iterated (each epoch of a `fit` over
             it); `False` for one fixed order given the seed (the trainer
@@ -224,5 +230,7 @@ def make_dataset(
         return inputs, outputs, weights
 
     dataset = dataset.map(to_model_inputs, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if training and modality_dropout:
+        dataset = with_modality_dropout(dataset, modality_dropout, seed, reshuffle_each_iteration)
     dataset = dataset.batch(batch_size, drop_remainder=training)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -30,6 +30,7 @@ from emokeras.data.dataset import shard_files
 from emokeras.data.label_processing import clip_targets
 from emokeras.data.label_processing import process_labels
 from emokeras.data.modality_marks import clip_presence
+from emokeras.data.modality_marks import with_modality_dropout
 from emokeras.data.prepare import in_shard
 
 FEATURES_METADATA = "features_metadata.json"
@@ -224,6 +225,7 @@ def make_feature_dataset(
     shuffle_buffer=2048,
     median_width=1,
     presence_marks=False,
+    modality_dropout=0.0,
     reshuffle_each_iteration=True,
 ):
     """Windows of cached clip features for `AVFusionRegressor`.
@@ -236,7 +238,8 @@ def make_feature_dataset(
     (batch, L)}, {target: (batch, L)})`; clips past the recording's end are
     zeros, masked, with weight 0. In `"eval"` mode the third element is
     `{"recording_id", "start_frame", "weights", "presence"}`;
-    `presence_marks` and `reshuffle_each_iteration` as in `make_dataset`.
+    `presence_marks`, `modality_dropout` and `reshuffle_each_iteration` as
+    in `make_dataset`.
     """
     feature_dir = pathlib.Path(feature_dir)
     metadata = shard_format.read_metadata_file(feature_dir / FEATURES_METADATA)
@@ -325,4 +328,6 @@ def make_feature_dataset(
     dataset = files.interleave(windows_of_recording, cycle_length=len(paths) if training else 1)
     if training:
         dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=reshuffle_each_iteration)
+        if modality_dropout:
+            dataset = with_modality_dropout(dataset, modality_dropout, seed, reshuffle_each_iteration)
     return dataset.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)

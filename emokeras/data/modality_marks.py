@@ -102,3 +102,43 @@ def clip_presence_in_graph(face_flags, audio, frames_per_clip, valid_frames):
     visual = tf.logical_or(padding, faces >= FACE_SHARE * count)
     voice = tf.logical_or(padding, power >= threshold)
     return tf.cast(visual, tf.int32), tf.cast(voice, tf.int32)
+
+
+def with_modality_dropout(windows, rate, seed, reshuffle_each_iteration=True):
+    """Modality dropout on a `tf.data` dataset of unbatched training windows
+    `(inputs, outputs, weights)` whose inputs hold `"visual_present"` and
+    `"audio_present"` `(L,)`: each clip loses its face mark with probability
+    `rate / 2` and its voice mark with `rate / 2` (never both, never a
+    clip's only modality), so that a model which fills in what is marked
+    absent (`MissingModalities`) learns from clips like the ones with a
+    real gap. Done on the marks, in the data, so that the training loss
+    sees each clip's case (`AVFusionRegressor` scores each case apart).
+
+    Args:
+        windows: the dataset.
+        rate: share of clips that lose one modality, in [0, 1).
+        seed: seed of the draws (one draw per window and clip).
+        reshuffle_each_iteration: other draws each time the dataset is
+            iterated.
+    """
+    import tensorflow as tf
+
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"modality_dropout must be in [0, 1). Received: {rate!r}")
+    if "visual_present" not in windows.element_spec[0]:
+        raise ValueError("modality_dropout hides presence marks: the windows need them (presence_marks=True)")
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=reshuffle_each_iteration)
+
+    def hide(window, draw_seed):
+        inputs, *rest = window
+        face = inputs["visual_present"] > 0
+        voice = inputs["audio_present"] > 0
+        draw = tf.random.stateless_uniform(tf.shape(face), seed=tf.stack([draw_seed, tf.constant(0, tf.int64)]))
+        hide_face = (draw < rate / 2) & voice
+        hide_voice = (draw >= rate / 2) & (draw < rate) & face
+        inputs = dict(inputs)
+        inputs["visual_present"] = tf.cast(face & ~hide_face, inputs["visual_present"].dtype)
+        inputs["audio_present"] = tf.cast(voice & ~hide_voice, inputs["audio_present"].dtype)
+        return (inputs, *rest)
+
+    return tf.data.Dataset.zip(windows, draws).map(hide)

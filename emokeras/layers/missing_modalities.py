@@ -7,9 +7,7 @@ class MissingModalities(keras.layers.Layer):
     """Per-clip features of a modality that is not there (no face found, no
     voice) filled in from the clips of the same window where it is there,
     and marks of what was filled, so that the fusion leans on what is
-    really seen and heard; in training, one modality of a share of the
-    clips hidden at random (modality dropout), which teaches the model to
-    cope.
+    really seen and heard.
 
     An absent clip's features become the average of that modality's present
     clips in the window, weighted by `exp(-distance / fill_reach)` (distance
@@ -20,17 +18,16 @@ class MissingModalities(keras.layers.Layer):
 
     A clip with neither modality is dropped from the clip mask (as padding
     is): the fusions that mix clips ignore it, and its output is not a
-    prediction. Dropout never hides a clip's only modality.
+    prediction. The layer has no training behaviour of its own: modality
+    dropout is done on the marks, in the data
+    (`emokeras.data.modality_marks.with_modality_dropout`).
 
     Args:
         visual_dim: visual feature size.
         audio_dim: audio feature size.
-        dropout_rate: share of clips that lose one modality in training,
-            half of them the face and half the voice.
         fill_reach: the distance, in clips, over which a present clip's
             weight in a fill falls by a factor e; 0 fills with the
             placeholders only.
-        seed: seed of the dropout.
         **kwargs: base layer arguments.
 
     Call arguments:
@@ -41,14 +38,12 @@ class MissingModalities(keras.layers.Layer):
         audio_present: `(batch, L)` likewise for the voice.
         clip_mask: `(batch, L)` 1 for real clips, or `None`. Padding clips
             never serve as a fill.
-        training: apply the dropout.
 
     Returns:
         `(visual, audio, clip_mask, presence)`: the features with the fills,
         the clip mask without the clips that have neither modality (`None`
-        when no mask and no marks were given, and no dropout), and float32
-        `(batch, L, 2)` marks of the real face and voice after the dropout
-        (ones when nothing was given).
+        when no mask and no marks were given), and float32 `(batch, L, 2)`
+        marks of the real face and voice (ones when nothing was given).
 
     Example:
 
@@ -62,18 +57,13 @@ class MissingModalities(keras.layers.Layer):
     [[1.0, 1.0], [0.0, 1.0], [1.0, 0.0]]
     """
 
-    def __init__(self, visual_dim, audio_dim, dropout_rate=0.0, fill_reach=1.0, seed=None, **kwargs):
+    def __init__(self, visual_dim, audio_dim, fill_reach=1.0, **kwargs):
         super().__init__(**kwargs)
-        if not 0.0 <= dropout_rate < 1.0:
-            raise ValueError(f"dropout_rate must be in [0, 1). Received: dropout_rate={dropout_rate!r}")
         self.visual_dim = int(visual_dim)
         self.audio_dim = int(audio_dim)
         if fill_reach < 0:
             raise ValueError(f"fill_reach must be >= 0 (clips). Received: fill_reach={fill_reach!r}")
-        self.dropout_rate = float(dropout_rate)
         self.fill_reach = float(fill_reach)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
         self.visual_placeholder = self.add_weight(
             shape=(self.visual_dim,), initializer=keras.initializers.RandomNormal(stddev=0.1), name="visual_placeholder"
         )
@@ -81,24 +71,15 @@ class MissingModalities(keras.layers.Layer):
             shape=(self.audio_dim,), initializer=keras.initializers.RandomNormal(stddev=0.1), name="audio_placeholder"
         )
 
-    def call(self, visual, audio, visual_present=None, audio_present=None, clip_mask=None, training=None):
+    def call(self, visual, audio, visual_present=None, audio_present=None, clip_mask=None):
         clips_shape = ops.shape(visual)[:2]
-        if visual_present is None and audio_present is None and not (training and self.dropout_rate):
+        if visual_present is None and audio_present is None:
             return visual, audio, clip_mask, ops.ones((*clips_shape, 2), "float32")
         visual_there = _present(visual_present, clips_shape)
         audio_there = _present(audio_present, clips_shape)
-        # Neither modality: not a clip to predict (before dropout, which
-        # never takes a clip's last modality).
+        # Neither modality: not a clip to predict.
         either = ops.cast(ops.logical_or(visual_there, audio_there), "int32")
         clip_mask = either if clip_mask is None else ops.cast(clip_mask, "int32") * either
-        if training and self.dropout_rate:
-            draw = keras.random.uniform(clips_shape, seed=self.seed_generator)
-            hide_visual = ops.logical_and(draw < self.dropout_rate / 2, audio_there)
-            hide_audio = ops.logical_and(
-                ops.logical_and(draw >= self.dropout_rate / 2, draw < self.dropout_rate), visual_there
-            )
-            visual_there = ops.logical_and(visual_there, ops.logical_not(hide_visual))
-            audio_there = ops.logical_and(audio_there, ops.logical_not(hide_audio))
         real = ops.cast(clip_mask, "int32") > 0
         visual = self._fill(visual, ops.logical_and(visual_there, real), visual_there, self.visual_placeholder)
         audio = self._fill(audio, ops.logical_and(audio_there, real), audio_there, self.audio_placeholder)
@@ -133,9 +114,7 @@ class MissingModalities(keras.layers.Layer):
             {
                 "visual_dim": self.visual_dim,
                 "audio_dim": self.audio_dim,
-                "dropout_rate": self.dropout_rate,
                 "fill_reach": self.fill_reach,
-                "seed": self.seed,
             }
         )
         return config

@@ -11,6 +11,7 @@ from emokeras.layers.clip_mask import ClipMask
 from emokeras.layers.fold_clips import FoldClips
 from emokeras.layers.unfold_clips import UnfoldClips
 from emokeras.layers.window_padding import WindowPadding
+from emokeras.losses.loss_by_presence_case import loss_by_presence_case
 from emokeras.models.av_fusion_regressor import PRESENCE_INPUTS
 from emokeras.models.av_fusion_regressor import AVFusionRegressor
 from emokeras.models.av_fusion_regressor import check_fusion_arguments
@@ -68,12 +69,15 @@ class AVEmotionRegressor(keras.Model):
             windows), `unit` and `scoring` (how the corpus is evaluated:
             `"frame"` or `"utterance"`; `"all"` or `"per_group"`). See
             `data_contract`.
-        modality_dropout: above 0 (fused models), the model also takes
-            per-clip `visual_present` / `audio_present` marks (a face found,
-            a voice heard): an absent modality's features become a learned
-            placeholder, a clip with neither is masked, and in training this
-            share of the clips loses one modality at random; see
-            `emokeras.layers.MissingModalities`.
+        presence_marks: (fused models) the model also takes per-clip
+            `visual_present` / `audio_present` marks (a face found, a voice
+            heard): an absent modality's features are filled in from the
+            window's clips that have it, a head per case predicts each clip
+            from what it has, a clip with neither is masked, and the
+            training loss is computed per case; see
+            `AVFusionRegressor`. Train it on data with modality dropout
+            (`make_dataset(..., presence_marks=True, modality_dropout=0.5)`,
+            the `modality_dropout` key of `emokeras train`).
         **kwargs: `name`, `trainable`.
 
     Call arguments:
@@ -124,7 +128,7 @@ class AVEmotionRegressor(keras.Model):
         freeze_audio_backbone=False,
         visual_weights=None,
         training_data=None,
-        modality_dropout=0.0,
+        presence_marks=False,
         **kwargs,
     ):
         targets, ranges = check_fusion_arguments(fusion, targets, target_ranges)
@@ -166,7 +170,7 @@ class AVEmotionRegressor(keras.Model):
             features["audio_features"] = audio_encoder(audio)
         features["clip_mask"] = ClipMask(clips, frames_per_clip, name="clip_mask")(valid_frames)
         inputs["valid_frames"] = valid_frames
-        if modality_dropout:
+        if presence_marks:
             for name in PRESENCE_INPUTS:
                 inputs[name] = features[name] = keras.Input((clips,), dtype="int32", name=name, optional=True)
         fusion_regressor = AVFusionRegressor(
@@ -180,7 +184,7 @@ class AVEmotionRegressor(keras.Model):
             head_units=head_units,
             dropout_rate=dropout_rate,
             lstm_units=lstm_units,
-            modality_dropout=modality_dropout,
+            presence_marks=presence_marks,
             name="fusion_regressor",
         )
         outputs = fusion_regressor(features)
@@ -209,13 +213,22 @@ class AVEmotionRegressor(keras.Model):
         self.freeze_visual_backbone = freeze_visual_backbone
         self.freeze_audio_backbone = freeze_audio_backbone
         self.training_data = training_data
-        self.modality_dropout = modality_dropout
+        self.presence_marks = bool(presence_marks)
 
     def __call__(self, inputs, *args, **kwargs):
         # A window without `valid_frames` is all real frames (with both
         # modalities, for a model that takes presence marks).
-        optional = ["valid_frames", *(PRESENCE_INPUTS if self.modality_dropout else ())]
+        optional = ["valid_frames", *(PRESENCE_INPUTS if self.presence_marks else ())]
         return super().__call__(with_optional_inputs(inputs, optional), *args, **kwargs)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if not self.presence_marks or sample_weight is None:
+            return super().compute_loss(x, y, y_pred, sample_weight, training)
+        return loss_by_presence_case(
+            lambda weights: super(AVEmotionRegressor, self).compute_loss(x, y, y_pred, weights, training),
+            x,
+            sample_weight,
+        )
 
     def encode_clips(self, windows):
         """Per-clip features of raw windows, exactly as this model computes
@@ -255,7 +268,7 @@ class AVEmotionRegressor(keras.Model):
             "target_ranges": self.target_ranges,
             "training_data": dict(self.training_data),
             # Whether it takes per-clip `visual_present` / `audio_present`.
-            "presence_marks": bool(self.modality_dropout),
+            "presence_marks": self.presence_marks,
         }
 
     def window_geometry(self, **options):
@@ -295,7 +308,7 @@ class AVEmotionRegressor(keras.Model):
             "freeze_visual_backbone": self.freeze_visual_backbone,
             "freeze_audio_backbone": self.freeze_audio_backbone,
             "training_data": dict(self.training_data),
-            "modality_dropout": self.modality_dropout,
+            "presence_marks": self.presence_marks,
         }
 
 

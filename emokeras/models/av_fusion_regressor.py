@@ -5,9 +5,10 @@ from emokeras.layers.cross_attention import CrossAttention
 from emokeras.layers.missing_modalities import MissingModalities
 from emokeras.layers.presence_routing import PresenceRouting
 from emokeras.layers.self_attention import SelfAttention
+from emokeras.losses.loss_by_presence_case import loss_by_presence_case
 from emokeras.models.optional_inputs import with_optional_inputs
 
-# Per-clip marks of the modalities really there, for `modality_dropout` models.
+# Per-clip marks of the modalities really there, for `presence_marks` models.
 PRESENCE_INPUTS = ("visual_present", "audio_present")
 
 
@@ -76,15 +77,18 @@ class AVFusionRegressor(keras.Model):
         head_units: hidden layer sizes of each head.
         dropout_rate: dropout at the input of each head.
         lstm_units: LSTM size for `fusion="lstm"`.
-        modality_dropout: above 0 (fusions of both modalities), the model
-            also takes `"visual_present"` / `"audio_present"` marks per clip:
-            an absent modality's features are filled in from the window's
+        presence_marks: (fusions of both modalities) the model also takes
+            `"visual_present"` / `"audio_present"` marks per clip: an
+            absent modality's features are filled in from the window's
             clips that have it (`MissingModalities`), the fused features
             carry the marks, each target has three heads (both modalities,
             face only, voice only) and each clip is predicted by the one
             for what it has (`PresenceRouting`); a clip with neither is
-            masked, and in training this share of the clips loses one
-            modality at random.
+            masked. Its training loss is computed per case
+            (`emokeras.losses.loss_by_presence_case`). Train it on data
+            with modality dropout (`make_dataset(...,
+            presence_marks=True, modality_dropout=0.5)`), so that the
+            single-modality heads see enough clips.
         **kwargs: `name`, `trainable`.
 
     Call arguments:
@@ -95,7 +99,7 @@ class AVFusionRegressor(keras.Model):
             window that hold no real frame, 1 for the others. The fusions that mix clips
             (cross-attention, self-attention, LSTM) ignore masked clips, so
             the outputs at valid clips do not depend on them; outputs at
-            masked clips are meaningless. With `modality_dropout`,
+            masked clips are meaningless. With `presence_marks`,
             optionally `"visual_present"` / `"audio_present"`: int
             `(batch, clips)`, 1 where the face (the voice) is really there
             (default: both everywhere).
@@ -124,14 +128,14 @@ class AVFusionRegressor(keras.Model):
         head_units=(512, 256),
         dropout_rate=0.5,
         lstm_units=512,
-        modality_dropout=0.0,
+        presence_marks=False,
         **kwargs,
     ):
         targets, ranges = check_fusion_arguments(fusion, targets, target_ranges)
         uses_visual = fusion != "audio_only"
         uses_audio = fusion != "visual_only"
-        if modality_dropout and not (uses_visual and uses_audio):
-            raise ValueError(f"modality_dropout needs a fusion of both modalities; fusion={fusion!r} reads one")
+        if presence_marks and not (uses_visual and uses_audio):
+            raise ValueError(f"presence_marks needs a fusion of both modalities; fusion={fusion!r} reads one")
         inputs = {}
         if uses_visual:
             inputs["visual_features"] = keras.Input((clips, visual_dim), name="visual_features")
@@ -140,11 +144,11 @@ class AVFusionRegressor(keras.Model):
         features = dict(inputs)
         inputs["clip_mask"] = keras.Input((clips,), dtype="int32", name="clip_mask", optional=True)
         clip_mask = inputs["clip_mask"]
-        if modality_dropout:
+        if presence_marks:
             # Which modality each clip really has (default: both).
             for name in PRESENCE_INPUTS:
                 inputs[name] = keras.Input((clips,), dtype="int32", name=name, optional=True)
-            missing = MissingModalities(visual_dim, audio_dim, dropout_rate=modality_dropout, name="missing_modalities")
+            missing = MissingModalities(visual_dim, audio_dim, name="missing_modalities")
             features["visual_features"], features["audio_features"], clip_mask, presence = missing(
                 features["visual_features"],
                 features["audio_features"],
@@ -157,7 +161,7 @@ class AVFusionRegressor(keras.Model):
                 key: keras.layers.UnitNormalization(axis=-1, name=f"{key}_l2")(x) for key, x in features.items()
             }
         fused = _fuse(fusion, features, lstm_units, clip_mask)
-        if modality_dropout:
+        if presence_marks:
             # The heads see which features are real and which filled in.
             fused = keras.layers.Concatenate(name="fused_with_presence")([fused, presence])
             outputs = {
@@ -180,13 +184,22 @@ class AVFusionRegressor(keras.Model):
         self.head_units = tuple(head_units)
         self.dropout_rate = dropout_rate
         self.lstm_units = lstm_units
-        self.modality_dropout = modality_dropout
+        self.presence_marks = bool(presence_marks)
 
     def __call__(self, inputs, *args, **kwargs):
         # A window without a clip mask is all real clips (with both
         # modalities, for a model that takes presence marks).
-        optional = ["clip_mask", *(PRESENCE_INPUTS if self.modality_dropout else ())]
+        optional = ["clip_mask", *(PRESENCE_INPUTS if self.presence_marks else ())]
         return super().__call__(with_optional_inputs(inputs, optional), *args, **kwargs)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if not self.presence_marks or sample_weight is None:
+            return super().compute_loss(x, y, y_pred, sample_weight, training)
+        return loss_by_presence_case(
+            lambda weights: super(AVFusionRegressor, self).compute_loss(x, y, y_pred, weights, training),
+            x,
+            sample_weight,
+        )
 
     def cross_attention_maps(self, features):
         """The cross-attention maps of a `fusion="cross_attention"` model.
@@ -226,7 +239,7 @@ class AVFusionRegressor(keras.Model):
             "head_units": list(self.head_units),
             "dropout_rate": self.dropout_rate,
             "lstm_units": self.lstm_units,
-            "modality_dropout": self.modality_dropout,
+            "presence_marks": self.presence_marks,
         }
 
 

@@ -147,7 +147,7 @@ def _two_stage(config, out, worker, targets, strategy, visual_weights, progress)
             strategy,
             progress,
             build=lambda branch=branch, weights=weights: build_model(
-                config, targets, fusion=f"{branch}_only", visual_weights=weights, modality_dropout=0.0
+                config, targets, fusion=f"{branch}_only", visual_weights=weights, presence_marks=False
             ),
             raw=True,
             epochs=config.stage1_epochs,
@@ -410,6 +410,8 @@ def _windows(config, raw, modalities, split, mode, seed, stride=None):
         reshuffle_each_iteration=False,
         # A model trained with modality dropout is also told what is there.
         presence_marks="visual_present" in modalities,
+        # Only in training ("train" mode), for a model that takes the marks.
+        modality_dropout=config.modality_dropout if "visual_present" in modalities else 0.0,
     )
     if raw:
         media = tuple(name for name in ("video", "audio") if name in modalities)

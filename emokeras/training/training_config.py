@@ -63,7 +63,6 @@ MODEL_KEYS = (
     "dropout_rate",
     "lstm_units",
     "l2_normalize",
-    "modality_dropout",
 )
 
 
@@ -93,6 +92,9 @@ class TrainingConfig:
     float16 on GPUs (bfloat16 on CPUs, which lack float16 3D pooling).
     `distribution`: `mirrored` (all GPUs of this machine, or its logical
     CPUs) or `multi_worker` (machines listed in `TF_CONFIG`).
+    `modality_dropout` (fused models): the share of training clips whose face
+    or voice is hidden, as in `make_dataset`; above 0 the model takes
+    presence marks (`AVEmotionRegressor(presence_marks=True)`).
     """
 
     data: str = ""
@@ -116,13 +118,13 @@ class TrainingConfig:
     dropout_rate: float = _default(MODEL_DEFAULTS["dropout_rate"])
     lstm_units: int = _default(MODEL_DEFAULTS["lstm_units"])
     l2_normalize: bool = _default(MODEL_DEFAULTS["l2_normalize"])
-    modality_dropout: float = _default(MODEL_DEFAULTS["modality_dropout"])
     # Windows and labels.
     stride: int | None = _default(WINDOW_DEFAULTS["stride"])
     last_window: str = _default(WINDOW_DEFAULTS["last_window"])
     label_delays: dict | int | None = _default(WINDOW_DEFAULTS["label_delays"])
     median_width: int = _default(DATASET_DEFAULTS["median_width"])
     # Training.
+    modality_dropout: float = _default(DATASET_DEFAULTS["modality_dropout"])
     schedule: str = "two_stage"
     epochs: int = 60
     stage1_epochs: int = 10
@@ -199,8 +201,9 @@ class TrainingConfig:
         return dataclasses.asdict(self)
 
     def model_arguments(self):
-        """The `AVEmotionRegressor` keyword arguments this run sets."""
-        return {key: getattr(self, key) for key in MODEL_KEYS}
+        """The `AVEmotionRegressor` keyword arguments this run sets; a run
+        with modality dropout trains a model that takes presence marks."""
+        return {**{key: getattr(self, key) for key in MODEL_KEYS}, "presence_marks": self.modality_dropout > 0}
 
     def window_geometry(self):
         """The training windows."""
