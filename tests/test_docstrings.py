@@ -15,6 +15,7 @@ MODULES = [
     "emokeras.layers.window_padding",
     "emokeras.layers.clip_mask",
     "emokeras.layers.missing_modalities",
+    "emokeras.layers.neighbour_context",
     "emokeras.layers.presence_routing",
     "emokeras.backbones.conv_bn_relu",
     "emokeras.backbones.inception_module",

@@ -167,10 +167,11 @@ def _numpy_ccc(truth, prediction, weights):
 
 
 @pytest.mark.parametrize("fusion", ("concat", "cross_attention"))
-def test_the_training_loss_scores_each_case_apart(fusion):
-    """One CCC per case (both, face only, voice only) weighted by the case's
-    share of the weighted clips, per target, summed: against NumPy; clips
-    with neither modality count in no case. Without marks: the plain loss."""
+def test_the_training_loss_scores_each_case_on_every_clip_that_has_what_it_needs(fusion):
+    """Per target, the CCC of the fused head on the complete clips, of the
+    face-only heads on every clip with a face, of the voice-only heads on
+    every clip with a voice, weighted by those clip counts: against NumPy.
+    Without marks, every clip is complete."""
     import keras
 
     from emokeras.losses import ConcordanceCorrelationLoss
@@ -183,26 +184,83 @@ def test_the_training_loss_scores_each_case_apart(fusion):
     x["audio_present"] = np.array([[1, 1, 0, 1], [0, 1, 1, 0]], np.int32)
     y = {t: rng.uniform(-1, 1, (2, 4)).astype("float32") for t in ("valence", "arousal")}
     weights = {t: np.array([[1, 1, 0.5, 1], [1, 0, 1, 1]], np.float32) for t in y}
-    y_pred = head(x, training=False)
-    loss = float(head.compute_loss(x, y, y_pred, weights, training=False))
+    names = [f"{t}_{case}" for t in y for case in ("both", "face_only", "voice_only")]
+    probe = keras.Model(head.inputs, {name: head.get_layer(name).output for name in names})
 
-    face, voice = x["visual_present"] == 1, x["audio_present"] == 1
-    cases = (face & voice, face & ~voice, ~face & voice)
-    expected = 0.0
-    for target in y:
-        prediction = keras.ops.convert_to_numpy(y_pred[target]).ravel()
-        counts = [float((weights[target] * case).sum()) for case in cases]
-        for case, count in zip(cases, counts):
-            ccc = _numpy_ccc(y[target].ravel(), prediction, (weights[target] * case).ravel())
-            expected += count / sum(counts) * (1 - ccc)
-    assert loss == pytest.approx(expected, abs=1e-5)
+    def expected_loss(inputs, face, voice):
+        # Inference: no dropout, no context exclusions. No marks: both everywhere.
+        ones = {"visual_present": np.ones((2, 4), np.int32), "audio_present": np.ones((2, 4), np.int32)}
+        predictions = probe.predict_on_batch({**ones, **inputs})
+        total = 0.0
+        for target in y:
+            cases = {"both": face & voice, "face_only": face, "voice_only": voice}
+            counts = {case: float((weights[target] * clips).sum()) for case, clips in cases.items()}
+            for case, clips in cases.items():
+                prediction = predictions[f"{target}_{case}"].ravel()
+                ccc = _numpy_ccc(y[target].ravel(), prediction, (weights[target] * clips).ravel())
+                total += counts[case] / sum(counts.values()) * (1 - ccc)
+        return total
 
+    loss = float(head.compute_loss(x, y, head(x), weights, training=False))
+    assert loss == pytest.approx(expected_loss(x, x["visual_present"] == 1, x["audio_present"] == 1), abs=1e-5)
     plain = {name: value for name, value in x.items() if not name.endswith("_present")}
-    y_plain = head(plain, training=False)
-    whole = sum(
-        1 - _numpy_ccc(y[t].ravel(), keras.ops.convert_to_numpy(y_plain[t]).ravel(), weights[t].ravel()) for t in y
-    )
-    assert float(head.compute_loss(plain, y, y_plain, weights, training=False)) == pytest.approx(whole, abs=1e-5)
+    everywhere = np.ones((2, 4), bool)
+    loss = float(head.compute_loss(plain, y, head(plain), weights, training=False))
+    assert loss == pytest.approx(expected_loss(plain, everywhere, everywhere), abs=1e-5)
+
+
+def _numpy_context(features, sources, reach, radius=None):
+    """Each clip's context written out: the sources other than the clip
+    (and, given `radius[b, j]`, further than it), weighted by
+    exp(-distance / reach); `None` where there is none."""
+    batch, clips, _ = features.shape
+    context, closeness = {}, np.zeros((batch, clips))
+    for b in range(batch):
+        for j in range(clips):
+            weights = np.array(
+                [
+                    np.exp(-abs(i - j) / reach)
+                    if i != j and sources[b, i] and (radius is None or abs(i - j) > radius[b, j])
+                    else 0.0
+                    for i in range(clips)
+                ]
+            )
+            if weights.sum():
+                context[b, j] = weights @ features[b] / weights.sum()
+                closeness[b, j] = weights.max()
+    return context, closeness
+
+
+def test_the_neighbour_context_is_the_other_clips_weighted_by_closeness():
+    from emokeras.layers import NeighbourContext
+
+    rng = np.random.default_rng(3)
+    layer = NeighbourContext(dim=3, reach=1.5)
+    features = rng.normal(size=(5, 6, 3)).astype("float32")
+    present = (rng.random((5, 6)) < 0.6).astype(np.int32)
+    present[0] = 0  # none in the window: the placeholder, closeness 0
+    clip_mask = np.ones((5, 6), np.int32)
+    clip_mask[1, 4:] = 0  # padding is never a source
+    present[1, 4:] = 1
+    context, closeness = (np.asarray(x) for x in layer(features, present, clip_mask))
+    expected, expected_closeness = _numpy_context(features, (present == 1) & (clip_mask == 1), 1.5)
+    np.testing.assert_allclose(closeness[..., 0], expected_closeness, atol=1e-6)
+    for b in range(5):
+        for j in range(6):
+            want = expected.get((b, j), np.asarray(layer.placeholder))
+            np.testing.assert_allclose(context[b, j], want, atol=1e-5, err_msg=f"window {b} clip {j}")
+    assert (closeness[0] == 0).all()
+
+    # In training, each clip leaves out the clips within a random 0..exclusion.
+    layer = NeighbourContext(dim=1, reach=1.0, exclusion=2, seed=1)
+    features = rng.normal(size=(3000, 7, 1)).astype("float32")
+    _, closeness = (np.asarray(x)[..., 0] for x in layer(features, None, None, training=True))
+    # Clip 3's nearest source is 1, 2 or 3 clips away, equally often.
+    nearest = np.round(-np.log(closeness[:, 3])).astype(int)
+    assert set(np.unique(nearest)) == {1, 2, 3}
+    assert np.bincount(nearest)[1:] / len(nearest) == pytest.approx([1 / 3] * 3, abs=0.04)
+    _, inference = (np.asarray(x)[..., 0] for x in layer(features, None, None))
+    np.testing.assert_allclose(inference, np.exp(-1.0), atol=1e-6)
 
 
 def test_models_without_presence_marks_are_as_before_and_unimodal_ones_refuse_them(tmp_path):

@@ -1,6 +1,8 @@
 import keras
 from keras import ops
 
+from emokeras.layers.neighbour_context import closeness_weighted_average
+
 
 @keras.saving.register_keras_serializable(package="emokeras")
 class MissingModalities(keras.layers.Layer):
@@ -91,15 +93,8 @@ class MissingModalities(keras.layers.Layer):
         the `sources` clips, else the placeholder."""
         placeholder = ops.cast(placeholder, "float32")[None, None]
         if self.fill_reach:
-            positions = ops.cast(ops.arange(ops.shape(features)[1]), "float32")
-            closeness = ops.exp(-ops.abs(positions[:, None] - positions[None, :]) / self.fill_reach)
-            # weights[b, i, j]: how much source clip i gives to clip j.
-            weights = closeness[None] * ops.cast(sources, "float32")[:, :, None]
-            total = ops.sum(weights, axis=1)
-            average = ops.einsum("bij,bik->bjk", weights, ops.cast(features, "float32"))
-            average = average / ops.maximum(total, 1e-30)[..., None]
-            # A far source's weight can underflow to 0: then the placeholder.
-            fill = ops.where((total > 0)[..., None], average, placeholder)
+            average, nearest = closeness_weighted_average(features, sources, self.fill_reach)
+            fill = ops.where((nearest > 0)[..., None], average, placeholder)
         else:
             fill = ops.broadcast_to(placeholder, ops.shape(features))
         return ops.where(there[..., None], features, ops.cast(fill, features.dtype))

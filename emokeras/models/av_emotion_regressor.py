@@ -71,13 +71,11 @@ class AVEmotionRegressor(keras.Model):
             `data_contract`.
         presence_marks: (fused models) the model also takes per-clip
             `visual_present` / `audio_present` marks (a face found, a voice
-            heard): an absent modality's features are filled in from the
-            window's clips that have it, a head per case predicts each clip
-            from what it has, a clip with neither is masked, and the
-            training loss is computed per case; see
-            `AVFusionRegressor`. Train it on data with modality dropout
-            (`make_dataset(..., presence_marks=True, modality_dropout=0.5)`,
-            the `modality_dropout` key of `emokeras train`).
+            heard) and predicts each clip from what it has, a clip with
+            neither masked; see `AVFusionRegressor`. Trained end to end,
+            each clip is scored in its own case (scoring every case's heads
+            on every clip, as `AVFusionRegressor` does in the two-stage
+            schedule, would run the backbones twice).
         **kwargs: `name`, `trainable`.
 
     Call arguments:
@@ -224,10 +222,15 @@ class AVEmotionRegressor(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if not self.presence_marks or sample_weight is None:
             return super().compute_loss(x, y, y_pred, sample_weight, training)
+        # Each clip scored in its own case: scoring every case on every clip,
+        # as `AVFusionRegressor` does, would run the backbones twice.
         return loss_by_presence_case(
-            lambda weights: super(AVEmotionRegressor, self).compute_loss(x, y, y_pred, weights, training),
+            lambda predictions, weights: super(AVEmotionRegressor, self).compute_loss(
+                x, y, predictions, weights, training
+            ),
             x,
             sample_weight,
+            y_pred,
         )
 
     def encode_clips(self, windows):

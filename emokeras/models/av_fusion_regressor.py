@@ -3,6 +3,7 @@ import keras
 from emokeras.choices import FUSIONS
 from emokeras.layers.cross_attention import CrossAttention
 from emokeras.layers.missing_modalities import MissingModalities
+from emokeras.layers.neighbour_context import NeighbourContext
 from emokeras.layers.presence_routing import PresenceRouting
 from emokeras.layers.self_attention import SelfAttention
 from emokeras.losses.loss_by_presence_case import loss_by_presence_case
@@ -78,17 +79,21 @@ class AVFusionRegressor(keras.Model):
         dropout_rate: dropout at the input of each head.
         lstm_units: LSTM size for `fusion="lstm"`.
         presence_marks: (fusions of both modalities) the model also takes
-            `"visual_present"` / `"audio_present"` marks per clip: an
-            absent modality's features are filled in from the window's
-            clips that have it (`MissingModalities`), the fused features
-            carry the marks, each target has three heads (both modalities,
-            face only, voice only) and each clip is predicted by the one
-            for what it has (`PresenceRouting`); a clip with neither is
-            masked. Its training loss is computed per case
-            (`emokeras.losses.loss_by_presence_case`). Train it on data
-            with modality dropout (`make_dataset(...,
-            presence_marks=True, modality_dropout=0.5)`), so that the
-            single-modality heads see enough clips.
+            `"visual_present"` / `"audio_present"` marks per clip and
+            predicts each clip from what it has (`PresenceRouting`): a
+            complete clip by a head on the fused features (an absent
+            modality's features filled in from the window's clips that have
+            it first, `MissingModalities`, so that the fusions that mix
+            clips are not misled); a clip with the face only (the voice
+            only) by the average of a head on its visual (audio) features
+            alone and one on them with the voice's (face's)
+            `NeighbourContext`; a clip with neither is masked. In training
+            each case's heads are scored on every clip that has what they
+            need (`emokeras.losses.loss_by_presence_case`), so the
+            single-modality heads learn from as many clips as a unimodal
+            model. Train it on data with the marks
+            (`make_dataset(..., presence_marks=True)`; `modality_dropout`
+            there hides a share of them).
         **kwargs: `name`, `trainable`.
 
     Call arguments:
@@ -148,6 +153,7 @@ class AVFusionRegressor(keras.Model):
             # Which modality each clip really has (default: both).
             for name in PRESENCE_INPUTS:
                 inputs[name] = keras.Input((clips,), dtype="int32", name=name, optional=True)
+            unfilled = dict(features)
             missing = MissingModalities(visual_dim, audio_dim, name="missing_modalities")
             features["visual_features"], features["audio_features"], clip_mask, presence = missing(
                 features["visual_features"],
@@ -162,11 +168,13 @@ class AVFusionRegressor(keras.Model):
             }
         fused = _fuse(fusion, features, lstm_units, clip_mask)
         if presence_marks:
-            # The heads see which features are real and which filled in.
-            fused = keras.layers.Concatenate(name="fused_with_presence")([fused, presence])
-            outputs = {
-                target: _routed_heads(fused, presence, target, ranges[target], clips, head_units, dropout_rate)
+            singles = _single_modality_inputs(features, unfilled, inputs, clip_mask, l2_normalize)
+            cases = {
+                target: _case_heads(fused, singles, target, ranges[target], clips, head_units, dropout_rate)
                 for target in targets
+            }
+            outputs = {
+                target: PresenceRouting(name=target, dtype="float32")(*cases[target], presence) for target in targets
             }
         else:
             outputs = {
@@ -185,6 +193,10 @@ class AVFusionRegressor(keras.Model):
         self.dropout_rate = dropout_rate
         self.lstm_units = lstm_units
         self.presence_marks = bool(presence_marks)
+        if presence_marks:
+            # Every case's predictions for every clip, for the training loss:
+            # the same layers, not an output (kept out of Keras' tracking).
+            self.__dict__["_case_predictions"] = keras.Model(inputs, cases, name=f"{self.name}_cases")
 
     def __call__(self, inputs, *args, **kwargs):
         # A window without a clip mask is all real clips (with both
@@ -195,10 +207,15 @@ class AVFusionRegressor(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if not self.presence_marks or sample_weight is None:
             return super().compute_loss(x, y, y_pred, sample_weight, training)
+        # Each case's heads scored on every clip that has what they need.
+        cases = self._case_predictions(with_optional_inputs(x, ["clip_mask", *PRESENCE_INPUTS]), training=training)
         return loss_by_presence_case(
-            lambda weights: super(AVFusionRegressor, self).compute_loss(x, y, y_pred, weights, training),
+            lambda predictions, weights: super(AVFusionRegressor, self).compute_loss(
+                x, y, predictions, weights, training
+            ),
             x,
             sample_weight,
+            tuple({target: cases[target][case] for target in self.targets} for case in range(3)),
         )
 
     def cross_attention_maps(self, features):
@@ -262,14 +279,44 @@ def _fuse(fusion, features, lstm_units, clip_mask):
     return SelfAttention(name="self_attention")(concatenated, mask=clip_mask)
 
 
-def _routed_heads(fused, presence, target, value_range, clips, head_units, dropout_rate):
-    """A head per case (both modalities, face only, voice only), each clip
-    predicted by its case's head; float32 output named after the target."""
-    heads = [
-        _regression_head(fused, f"{target}_{case}", value_range, clips, head_units, dropout_rate)
-        for case in ("both", "face_only", "voice_only")
-    ]
-    return PresenceRouting(name=target, dtype="float32")(*heads, presence)
+def _single_modality_inputs(features, unfilled, inputs, clip_mask, l2_normalize):
+    """What the face-only and voice-only heads read: `{case: (alone,
+    in_context)}`, the modality's own features, and those with the other
+    modality's `NeighbourContext` (its features on the window's other clips,
+    and how close the nearest is)."""
+    contexts = {}
+    for key, present in (("visual_features", "visual_present"), ("audio_features", "audio_present")):
+        name = key.split("_")[0]
+        layer = NeighbourContext(unfilled[key].shape[-1], name=f"{name}_context")
+        context, closeness = layer(unfilled[key], inputs[present], clip_mask)
+        if l2_normalize:
+            context = keras.layers.UnitNormalization(axis=-1, name=f"{name}_context_l2")(context)
+        contexts[key] = (context, closeness)
+    singles = {}
+    for case, own, other in (
+        ("face", "visual_features", "audio_features"),
+        ("voice", "audio_features", "visual_features"),
+    ):
+        in_context = keras.layers.Concatenate(name=f"{case}_in_context")([features[own], *contexts[other]])
+        singles[case] = (features[own], in_context)
+    return singles
+
+
+def _case_heads(fused, singles, target, value_range, clips, head_units, dropout_rate):
+    """`(both, face_only, voice_only)` predictions of every clip for one
+    target: a head on the fused features, and for each modality the average
+    of a head on that modality alone and a head on it in context (two views
+    that err differently: the context helps where it is fresh and can
+    mislead where it is stale)."""
+    both = _regression_head(fused, f"{target}_both", value_range, clips, head_units, dropout_rate)
+    single = []
+    for case, (alone, in_context) in singles.items():
+        heads = [
+            _regression_head(alone, f"{target}_{case}_alone", value_range, clips, head_units, dropout_rate),
+            _regression_head(in_context, f"{target}_{case}_in_context", value_range, clips, head_units, dropout_rate),
+        ]
+        single.append(keras.layers.Average(name=f"{target}_{case}_only", dtype="float32")(heads))
+    return [both, *single]
 
 
 def _regression_head(x, target, value_range, clips, head_units, dropout_rate):
