@@ -80,8 +80,12 @@ def test_config_defaults_come_from_the_signatures_they_configure():
     from emokeras.training.training_config import TrainingConfig
 
     model_arguments = set(inspect.signature(AVEmotionRegressor.__init__).parameters)
-    # Every model argument a run chooses is a config key, and nothing else.
-    assert set(MODEL_KEYS) == model_arguments - {"self", "targets", "target_ranges", "training_data", "kwargs"}
+    # Every model argument a run chooses is a config key, and nothing else
+    # (`presence_marks` follows from the training key `modality_dropout`).
+    chosen_elsewhere = {"self", "targets", "target_ranges", "training_data", "presence_marks", "kwargs"}
+    assert set(MODEL_KEYS) == model_arguments - chosen_elsewhere
+    assert TrainingConfig(modality_dropout=0.2).model_arguments()["presence_marks"] is True
+    assert TrainingConfig().model_arguments()["presence_marks"] is False
     config, model = TrainingConfig(), AVEmotionRegressor.__init__
     defaults = {p.name: p.default for p in inspect.signature(model).parameters.values()}
     departures = {"visual_weights", "freeze_visual_backbone"}  # a run starts from frozen Kinetics I3D
@@ -95,10 +99,11 @@ def test_config_defaults_come_from_the_signatures_they_configure():
         window["last_window"],
         window["label_delays"],
     )
-    assert (config.median_width, config.batch_size, config.seed) == (
+    assert (config.median_width, config.batch_size, config.seed, config.modality_dropout) == (
         dataset["median_width"],
         dataset["batch_size"],
         dataset["seed"],
+        dataset["modality_dropout"],
     )
     # Presets say only what they change.
     for name, preset in PRESETS.items():
