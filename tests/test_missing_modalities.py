@@ -278,6 +278,13 @@ def test_models_without_presence_marks_are_as_before_and_unimodal_ones_refuse_th
     config = plain.fusion_regressor.get_config()
     config.pop("presence_marks")
     assert AVFusionRegressor.from_config(config).presence_marks is False
+    # One saved by the previous version: without modality dropout it loads;
+    # with it (a placeholder design this version replaced), a clear refusal.
+    earlier = {**plain.get_config(), "modality_dropout": 0.0}
+    earlier.pop("presence_marks")
+    assert AVEmotionRegressor.from_config(earlier).presence_marks is False
+    with pytest.raises(ValueError, match=r"train it again with `--set modality_dropout=0.3`"):
+        AVFusionRegressor.from_config({**config, "modality_dropout": 0.3})
     with pytest.raises(ValueError, match="presence_marks needs a fusion of both modalities"):
         AVEmotionRegressor(**TINY_AV, fusion="audio_only", presence_marks=True)
     with pytest.raises(ValueError, match="needs a fused model; fusion is 'visual_only'"):

@@ -15,6 +15,7 @@ from emokeras.losses.loss_by_presence_case import loss_by_presence_case
 from emokeras.models.av_fusion_regressor import PRESENCE_INPUTS
 from emokeras.models.av_fusion_regressor import AVFusionRegressor
 from emokeras.models.av_fusion_regressor import check_fusion_arguments
+from emokeras.models.av_fusion_regressor import upgraded_config
 from emokeras.models.optional_inputs import with_optional_inputs
 
 
@@ -287,6 +288,10 @@ class AVEmotionRegressor(keras.Model):
         # A model without cross-attention is refused before features are needed.
         features = self.encode_clips(windows) if self.fusion == "cross_attention" else None
         return self.fusion_regressor.cross_attention_maps(features)
+
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(upgraded_config(config))
 
     def get_config(self):
         # `visual_weights` is not kept: a saved model carries its weights.

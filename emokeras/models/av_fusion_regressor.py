@@ -242,6 +242,10 @@ class AVFusionRegressor(keras.Model):
         )
         return keras.ops.convert_to_numpy(audio_map), keras.ops.convert_to_numpy(visual_map)
 
+    @classmethod
+    def from_config(cls, config):
+        return super().from_config(upgraded_config(config))
+
     def get_config(self):
         return {
             "name": self.name,
@@ -258,6 +262,22 @@ class AVFusionRegressor(keras.Model):
             "lstm_units": self.lstm_units,
             "presence_marks": self.presence_marks,
         }
+
+
+def upgraded_config(config):
+    """A model config saved by an earlier version, for this one: its
+    `modality_dropout` of 0 (no presence marks) is dropped; a model trained
+    with modality dropout then (a placeholder for what is missing, one head
+    per target) has no counterpart here and is refused."""
+    config = dict(config)
+    dropout = config.pop("modality_dropout", 0.0)
+    if dropout:
+        raise ValueError(
+            f"this model was saved by an earlier emokeras with modality_dropout={dropout} (a placeholder for a "
+            "missing face or voice and one head per target), which this version replaced by a prediction per case "
+            f"(presence_marks); train it again with `--set modality_dropout={dropout}`"
+        )
+    return config
 
 
 def _fuse(fusion, features, lstm_units, clip_mask):
