@@ -91,12 +91,10 @@ class MissingModalities(keras.layers.Layer):
     def _fill(self, features, sources, there, placeholder):
         """`features` where `there`, else the closeness-weighted average of
         the `sources` clips, else the placeholder."""
-        placeholder = ops.cast(placeholder, "float32")[None, None]
         if self.fill_reach:
-            average, nearest = closeness_weighted_average(features, sources, self.fill_reach)
-            fill = ops.where((nearest > 0)[..., None], average, placeholder)
+            fill, _ = closeness_weighted_average(features, sources, self.fill_reach, placeholder)
         else:
-            fill = ops.broadcast_to(placeholder, ops.shape(features))
+            fill = ops.broadcast_to(ops.cast(placeholder, "float32")[None, None], ops.shape(features))
         return ops.where(there[..., None], features, ops.cast(fill, features.dtype))
 
     def compute_output_shape(self, visual_shape, audio_shape, *args, **kwargs):

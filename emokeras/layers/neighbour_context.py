@@ -2,35 +2,39 @@ import keras
 from keras import ops
 
 
-def closeness_weighted_average(features, sources, reach, kept=None):
+def closeness_weighted_average(features, sources, reach, fallback, exclusion_radius=None):
     """For each clip `j` of a window, the average of `features` over the
-    `sources` clips other than `j`, weighted by `exp(-|i - j| / reach)`.
+    `sources` clips other than `j`, weighted by `exp(-|i - j| / reach)`;
+    `fallback` where no source reaches the clip.
 
     Args:
         features: `(batch, L, dim)`.
         sources: bool `(batch, L)`, the clips that may contribute.
         reach: clips over which a source's weight falls by a factor e.
-        kept: optional bool `(batch, L, L)`; `kept[b, i, j]` False leaves
-            source `i` out of clip `j`'s average.
+        fallback: `(dim,)`, e.g. a learned placeholder.
+        exclusion_radius: optional `(batch, 1, L)`; the sources within
+            this distance of clip `j` are left out of its average.
 
     Returns:
         `(average, nearest)`: `(batch, L, dim)` float32, and `(batch, L)`
         the largest weight of a source (`exp(-distance / reach)` of the
-        nearest); where it is 0 no source reached the clip and the average
-        is meaningless.
+        nearest), 0 where none reached the clip.
     """
-    positions = ops.cast(ops.arange(ops.shape(features)[1]), "float32")
+    clips = ops.shape(features)[1]
+    positions = ops.cast(ops.arange(clips), "float32")
     distance = ops.abs(positions[:, None] - positions[None, :])
-    closeness = ops.exp(-distance / reach) * (1.0 - ops.eye(ops.shape(features)[1]))
+    closeness = ops.exp(-distance / reach) * (1.0 - ops.eye(clips))
     # weights[b, i, j]: how much source clip i gives to clip j.
     weights = closeness[None] * ops.cast(sources, "float32")[:, :, None]
-    if kept is not None:
-        weights = weights * ops.cast(kept, "float32")
+    if exclusion_radius is not None:
+        weights = weights * ops.cast(distance[None] > exclusion_radius, "float32")
     total = ops.sum(weights, axis=1)
     average = ops.einsum("bij,bik->bjk", weights, ops.cast(features, "float32"))
     average = average / ops.maximum(total, 1e-30)[..., None]
     # A far source's weight can underflow to 0: then no source.
-    return average, ops.max(weights, axis=1)
+    nearest = ops.max(weights, axis=1)
+    average = ops.where((nearest > 0)[..., None], average, ops.cast(fallback, "float32")[None, None])
+    return average, nearest
 
 
 @keras.saving.register_keras_serializable(package="emokeras")
@@ -96,17 +100,11 @@ class NeighbourContext(keras.layers.Layer):
         sources = ops.ones(clips_shape, "bool") if present is None else ops.cast(present, "int32") > 0
         if clip_mask is not None:
             sources = ops.logical_and(sources, ops.cast(clip_mask, "int32") > 0)
-        kept = None
+        radius = None
         if training and self.exclusion:
-            clips = clips_shape[1]
-            positions = ops.cast(ops.arange(clips), "float32")
-            distance = ops.abs(positions[:, None] - positions[None, :])
-            radius = ops.floor(
-                keras.random.uniform((clips_shape[0], 1, clips), seed=self.seed_generator) * (self.exclusion + 1)
-            )
-            kept = distance[None] > radius
-        average, nearest = closeness_weighted_average(features, sources, self.reach, kept)
-        context = ops.where((nearest > 0)[..., None], average, ops.cast(self.placeholder, "float32")[None, None])
+            draw = keras.random.uniform((clips_shape[0], 1, clips_shape[1]), seed=self.seed_generator)
+            radius = ops.floor(draw * (self.exclusion + 1))
+        context, nearest = closeness_weighted_average(features, sources, self.reach, self.placeholder, radius)
         return context, nearest[..., None]
 
     def compute_output_shape(self, features_shape, *args, **kwargs):

@@ -9,9 +9,8 @@ class PresenceRouting(keras.layers.Layer):
     head where the voice is missing, the voice-only head where the face is.
 
     A head of its own per case means the one that speaks for a clip without
-    a voice learns only from such clips (real and dropped out), so it does
-    not have to share its units with the complete clips' reliance on the
-    voice.
+    a voice does not share its units with the complete clips' reliance on
+    the voice.
 
     Call arguments:
         both: `(batch, clips)` predictions of the fused head.

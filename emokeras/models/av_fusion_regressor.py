@@ -90,8 +90,8 @@ class AVFusionRegressor(keras.Model):
             `NeighbourContext`; a clip with neither is masked. In training
             each case's heads are scored on every clip that has what they
             need (`emokeras.losses.loss_by_presence_case`), so the
-            single-modality heads learn from as many clips as a unimodal
-            model. Train it on data with the marks
+            face-only heads learn from every face the visual-only model
+            sees, the voice-only heads from every voice. Train it on data with the marks
             (`make_dataset(..., presence_marks=True)`; `modality_dropout`
             there hides a share of them).
         **kwargs: `name`, `trainable`.
@@ -199,16 +199,18 @@ class AVFusionRegressor(keras.Model):
             self.__dict__["_case_predictions"] = keras.Model(inputs, cases, name=f"{self.name}_cases")
 
     def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(self._with_defaults(inputs), *args, **kwargs)
+
+    def _with_defaults(self, inputs):
         # A window without a clip mask is all real clips (with both
         # modalities, for a model that takes presence marks).
-        optional = ["clip_mask", *(PRESENCE_INPUTS if self.presence_marks else ())]
-        return super().__call__(with_optional_inputs(inputs, optional), *args, **kwargs)
+        return with_optional_inputs(inputs, ["clip_mask", *(PRESENCE_INPUTS if self.presence_marks else ())])
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if not self.presence_marks or sample_weight is None:
             return super().compute_loss(x, y, y_pred, sample_weight, training)
         # Each case's heads scored on every clip that has what they need.
-        cases = self._case_predictions(with_optional_inputs(x, ["clip_mask", *PRESENCE_INPUTS]), training=training)
+        cases = self._case_predictions(self._with_defaults(x), training=training)
         return loss_by_presence_case(
             lambda predictions, weights: super(AVFusionRegressor, self).compute_loss(
                 x, y, predictions, weights, training
